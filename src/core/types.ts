@@ -1,0 +1,100 @@
+import type * as v from "valibot";
+
+/** How the user wrote the message body. */
+export type Format = "text" | "markdown";
+
+/** A message as the user submitted it, before any platform rendering. */
+export interface Message {
+  id: string;
+  title?: string;
+  text: string;
+  format: Format;
+  /** Unix milliseconds. */
+  createdAt: number;
+}
+
+/** One HTTP exchange, built by a channel and performed by the core (src/core/http.ts). */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  /** The response body as text (possibly empty). */
+  body: string;
+}
+
+/**
+ * What an exchange meant. Only `retryable` and `rate_limited` are retried.
+ * `retryAfterMs` is the wait the platform asked for (Retry-After, retry_after, a rate-limit errcode).
+ */
+export type OutcomeKind = "ok" | "retryable" | "rate_limited" | "permanent";
+export interface Outcome {
+  kind: OutcomeKind;
+  /** The platform's own error text (or a short description), never containing secrets the core knows of. */
+  error?: string;
+  /** The platform's error code when it has one (errcode, code, Slack's error string...). */
+  code?: string | number;
+  retryAfterMs?: number;
+}
+
+/** How a platform measures the thing its size limit applies to. */
+export interface SizeLimit {
+  /** Largest allowed size, in `unit`. `Infinity` means never split. */
+  max: number;
+  /** bytes = UTF-8 bytes; chars = UTF-16 code units (conservative for code points too). */
+  unit: "bytes" | "chars";
+  /** content = one text field of the payload; body = the whole serialized JSON body. */
+  scope: "content" | "body";
+}
+
+/** What the core tells a channel about the part it is building. */
+export interface PartContext {
+  /** Title to show for this part (the core already added " (2/3)" when a message was split). */
+  title?: string;
+  format: Format;
+  /** 0-based index of this part and the number of parts. */
+  index: number;
+  total: number;
+  /** Unix milliseconds: the time to sign with. */
+  now: number;
+}
+
+/**
+ * A channel type: pure functions that turn a message into HTTP requests and responses into outcomes.
+ * No fetch, no sleeping, no logging here; the dispatch core does all I/O.
+ */
+export interface ChannelDef<O extends { type: string } = any> {
+  type: O["type"];
+  /** Human name, for help and docs. */
+  label: string;
+  /** valibot schema for the channel's config section (including `type`). */
+  schema: v.GenericSchema<unknown, O>;
+  /** Default rate limits, e.g. ["20/min"]; several limits all apply. Empty: no limit. */
+  rate: string[];
+  /** Link to the platform documentation the limits come from. */
+  docs: string;
+  /** The size limit that applies to one request, given the options and whether a title is shown. */
+  limit(opts: O, ctx: { format: Format; hasTitle: boolean }): SizeLimit;
+  /** Size of a built request in the unit and scope of `limit` (so the core can verify a part fits). */
+  measure(req: HttpRequest, opts: O, ctx: { format: Format }): number;
+  /**
+   * Turns the user's text into the platform's dialect (markdown -> Slack mrkdwn, plain text -> escaped text...).
+   * The result is what gets split, line by line; fenced code blocks must keep their ``` fences.
+   */
+  render(text: string, format: Format, opts: O): string;
+  /** Builds the request for one part of the rendered text. */
+  build(part: string, ctx: PartContext, opts: O): HttpRequest;
+  /** Classifies a platform answer from its status and body. */
+  classify(res: HttpResponse): Outcome;
+  /** Every string that must never be shown: tokens, secrets, keys inside URLs. */
+  secrets(opts: O): string[];
+  /** A redacted, human-readable description of the destination (for `pp channels`, logs). */
+  target(opts: O): string;
+  /** A stable identity of the destination for rate limiting (two channels on one webhook share limits). */
+  rateKey(opts: O): string;
+}
