@@ -1,0 +1,209 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse, TomlError } from "smol-toml";
+import * as v from "valibot";
+import { channels as registry } from "../channels/index.ts";
+import { parseDuration, parseRate } from "../channels/_common.ts";
+import type { Target } from "../core/dispatch.ts";
+import { PpError } from "../core/errors.ts";
+import { configCandidates, defaultDbPath } from "./paths.ts";
+
+export interface Config {
+  /** The file it came from, or null when no config exists (only commands that need no channels work then). */
+  file: string | null;
+  defaults: { channels: string[]; retries: number; timeoutMs: number; deadlineMs: number };
+  dbPath: string;
+  channels: Map<string, Target>;
+  groups: Map<string, string[]>;
+}
+
+const DEFAULTS = { retries: 3, timeout: "10s", deadline: "2m" };
+
+const duration = v.pipe(
+  v.string(),
+  v.rawCheck<string>(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    try {
+      if (parseDuration(dataset.value) <= 0) addIssue({ message: "must be longer than 0" });
+    } catch (e) {
+      addIssue({ message: (e as Error).message });
+    }
+  }),
+);
+const names = v.union([v.string(), v.array(v.string())], "must be a name or a list of names");
+
+const TopSchema = v.strictObject({
+  defaults: v.optional(
+    v.strictObject({
+      channels: v.optional(names),
+      retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"), v.maxValue(20, "must be 20 or less"))),
+      timeout: v.optional(duration),
+      deadline: v.optional(duration),
+    }),
+  ),
+  log: v.optional(v.strictObject({ path: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))) })),
+  channels: v.optional(v.record(v.string(), v.record(v.string(), v.unknown()))),
+  groups: v.optional(v.record(v.string(), v.array(v.string()))),
+});
+
+/** Finds, reads and validates the config. `required: false` returns an empty config when none exists. */
+export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Config {
+  const candidates = configCandidates(flag);
+  const found = candidates.find((c) => existsSync(c.path));
+  if (!found) {
+    const explicit = candidates.find((c) => c.explicit);
+    if (explicit) throw new PpError("config", `config file ${explicit.path} does not exist`);
+    if (opts.required !== false) {
+      throw new PpError(
+        "config",
+        `no config file found (looked for ${candidates.map((c) => c.path).join(", ")}); create one (see \`pp --help\` and the README) or pass --config PATH`,
+      );
+    }
+    return build(null, {});
+  }
+  const file = resolve(found.path);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new PpError("config", `cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parse(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const first = e.message.split("\n")[0]!.replace(/^Invalid TOML document:\s*/i, "");
+      throw new PpError("config", `${file}:${e.line}:${e.column}: TOML syntax error: ${first}`);
+    }
+    throw new PpError("config", `${file}: cannot parse: ${(e as Error).message}`);
+  }
+  return build(file, interpolate(raw, "", file) as Record<string, unknown>);
+}
+
+/** `${VAR}` in any string reads the environment; `$${` stands for a literal `${`. */
+function interpolate(value: unknown, path: string, file: string): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$(\$)?\{([^}]*)\}/g, (whole, escaped: string | undefined, name: string) => {
+      if (escaped) return whole.slice(1);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw new PpError("config", `${file}: ${path}: "\${${name}}" is not a valid environment variable reference (write $\${...} for a literal "\${")`);
+      }
+      const v = process.env[name];
+      if (v === undefined) throw new PpError("config", `${file}: ${path}: environment variable ${name} is not set (export it, or change the value)`);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((x, i) => interpolate(x, `${path}[${i}]`, file));
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, interpolate(x, path ? `${path}.${key(k)}` : key(k), file)]));
+  }
+  return value;
+}
+
+const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+
+function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
+  const parts = (issue.path ?? []).map((p) => String(p.key));
+  return [prefix, ...parts].filter(Boolean).map(key).join(".");
+}
+
+function fail(file: string | null, path: string, message: string): never {
+  throw new PpError("config", `${file ?? "config"}: ${path}: ${message}`);
+}
+
+function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unknown>[]): never {
+  const issue = issues[0]!;
+  let msg = issue.message;
+  if (issue.kind === "schema" && issue.type === "strict_object" && issue.input === undefined) {
+    // valibot reports an unknown key as "expected never"; say what it is.
+    const path = issuePath(prefix, issue);
+    const last = issue.path?.at(-1)?.key;
+    fail(file, path, `unknown setting "${String(last)}" (check the spelling; see the README for the settings of this section)`);
+  }
+  if (issue.input === undefined && issue.kind === "schema") msg = "is required";
+  fail(file, issuePath(prefix, issue), msg.replace(/^Invalid type: /, "wrong type: "));
+}
+
+function build(file: string | null, raw: Record<string, unknown>): Config {
+  const top = v.safeParse(TopSchema, raw);
+  if (!top.success) firstIssue(file, "", top.issues);
+  const cfg = top.output;
+  const defaultRetries = cfg.defaults?.retries ?? DEFAULTS.retries;
+  const defaultTimeout = parseDuration(cfg.defaults?.timeout ?? DEFAULTS.timeout);
+
+  const channels = new Map<string, Target>();
+  const types = Object.keys(registry).join(", ");
+  for (const [name, section] of Object.entries(cfg.channels ?? {})) {
+    const path = `channels.${key(name)}`;
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail(file, path, "channel names may use letters, digits, '_', '-' and '.' only");
+    const type = section.type;
+    if (type === undefined) fail(file, `${path}.type`, `is required; one of ${types}`);
+    const def = (registry as Record<string, any>)[String(type)];
+    if (!def) fail(file, `${path}.type`, `unknown channel type "${String(type)}"; one of ${types}`);
+    const parsed = v.safeParse(def.schema, section);
+    if (!parsed.success) firstIssue(file, path, parsed.issues);
+    const opts = parsed.output as any;
+    const rateList: string[] = opts.rate === undefined ? def.rate : Array.isArray(opts.rate) ? opts.rate : [opts.rate];
+    channels.set(name, {
+      name,
+      def,
+      opts,
+      rates: rateList.map(parseRate),
+      rateText: rateList.join(", "),
+      retries: opts.retries ?? defaultRetries,
+      timeoutMs: opts.timeout ? parseDuration(opts.timeout) : defaultTimeout,
+    });
+  }
+
+  const groups = new Map<string, string[]>();
+  for (const [name, members] of Object.entries(cfg.groups ?? {})) {
+    if (channels.has(name)) fail(file, `groups.${key(name)}`, `"${name}" is also a channel name; rename the group or the channel`);
+    groups.set(name, members);
+  }
+  for (const [name, members] of groups) {
+    members.forEach((m, i) => {
+      if (!channels.has(m) && !groups.has(m)) fail(file, `groups.${key(name)}[${i}]`, `"${m}" is not a configured channel or group (known: ${known(channels, groups)})`);
+    });
+  }
+  const defaults = cfg.defaults?.channels === undefined ? [] : Array.isArray(cfg.defaults.channels) ? cfg.defaults.channels : [cfg.defaults.channels];
+  defaults.forEach((m, i) => {
+    if (!channels.has(m) && !groups.has(m)) fail(file, `defaults.channels[${i}]`, `"${m}" is not a configured channel or group (known: ${known(channels, groups)})`);
+  });
+  const result: Config = {
+    file,
+    defaults: { channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: parseDuration(cfg.defaults?.deadline ?? DEFAULTS.deadline) },
+    dbPath: process.env.PP_DB || cfg.log?.path || defaultDbPath(),
+    channels,
+    groups,
+  };
+  // A cycle would make group expansion loop; find it now rather than at send time.
+  for (const g of groups.keys()) expand(result, [g]);
+  return result;
+}
+
+function known(channels: Map<string, unknown>, groups: Map<string, unknown>): string {
+  const all = [...channels.keys(), ...groups.keys()];
+  return all.length ? all.join(", ") : "none configured";
+}
+
+/** Channel and group names -> the distinct channels they stand for, in order. */
+export function expand(cfg: Config, names: string[]): Target[] {
+  const out = new Map<string, Target>();
+  const visit = (name: string, stack: string[]) => {
+    const ch = cfg.channels.get(name);
+    if (ch) return void out.set(name, ch);
+    const group = cfg.groups.get(name);
+    if (!group) {
+      throw new PpError("unknown_channel", `unknown channel or group "${name}"; configured: ${known(cfg.channels, cfg.groups)}${cfg.file ? ` (in ${cfg.file})` : ""}`);
+    }
+    if (stack.includes(name)) throw new PpError("config", `${cfg.file}: groups.${name}: groups include each other in a loop (${[...stack, name].join(" -> ")})`);
+    for (const m of group) visit(m, [...stack, name]);
+  };
+  for (const n of names) visit(n, []);
+  return [...out.values()];
+}

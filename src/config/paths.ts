@@ -1,0 +1,29 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+const env = process.env;
+
+/** Per-user config file: XDG on Unix (macOS included, as most CLI tools do), %APPDATA% on Windows. */
+export function userConfigFile(): string {
+  if (process.platform === "win32") return join(env.APPDATA ?? join(homedir(), "AppData", "Roaming"), "pp", "config.toml");
+  return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "pp", "config.toml");
+}
+
+export const SYSTEM_CONFIG = "/etc/pp/config.toml";
+
+/** Default push log location: a per-user data directory, never beside the binary (it may not be writable). */
+export function defaultDbPath(): string {
+  if (process.platform === "win32") return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "pp", "pp.db");
+  return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "pp", "pp.db");
+}
+
+/** Where to look for the config, in order: --config, $PP_CONFIG, ./pp.toml, user dir, /etc. */
+export function configCandidates(flag?: string): { path: string; explicit: boolean }[] {
+  if (flag) return [{ path: flag, explicit: true }];
+  if (env.PP_CONFIG) return [{ path: env.PP_CONFIG, explicit: true }];
+  return [
+    { path: "pp.toml", explicit: false },
+    { path: userConfigFile(), explicit: false },
+    { path: SYSTEM_CONFIG, explicit: false },
+  ];
+}

@@ -1,0 +1,88 @@
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { PpError } from "../core/errors.ts";
+
+/**
+ * Numbered migrations; PRAGMA user_version records how many have run. Never edit a shipped entry:
+ * append a new one.
+ */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE messages (
+     id         TEXT PRIMARY KEY,          -- time-sortable id, printed by pp send
+     created_at INTEGER NOT NULL,          -- unix ms
+     title      TEXT,
+     text       TEXT NOT NULL,
+     format     TEXT NOT NULL,
+     source     TEXT NOT NULL,             -- cli | replay | test | api
+     replay_of  TEXT,                      -- the message this one re-sends
+     targets    TEXT NOT NULL              -- JSON array of the channel/group names asked for
+   );
+   CREATE INDEX messages_replay ON messages(replay_of) WHERE replay_of IS NOT NULL;
+   CREATE TABLE deliveries (
+     id         INTEGER PRIMARY KEY,
+     message_id TEXT NOT NULL REFERENCES messages(id),
+     channel    TEXT NOT NULL,
+     type       TEXT NOT NULL,
+     target     TEXT NOT NULL,             -- redacted destination
+     status     TEXT NOT NULL,             -- pending | delivered | failed
+     attempts   INTEGER NOT NULL DEFAULT 0,
+     parts      INTEGER NOT NULL DEFAULT 1,
+     latency_ms INTEGER,
+     error      TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX deliveries_created ON deliveries(created_at);
+   CREATE INDEX deliveries_status  ON deliveries(status, created_at);
+   CREATE INDEX deliveries_channel ON deliveries(channel, created_at);
+   CREATE INDEX deliveries_message ON deliveries(message_id);
+   CREATE TABLE attempts (
+     id          INTEGER PRIMARY KEY,
+     delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+     part        INTEGER NOT NULL,         -- 1-based
+     attempt     INTEGER NOT NULL,         -- 1-based, per part
+     started_at  INTEGER NOT NULL,
+     latency_ms  INTEGER NOT NULL,
+     http_status INTEGER,
+     outcome     TEXT NOT NULL,            -- ok | retryable | rate_limited | permanent
+     error       TEXT,
+     response    TEXT                      -- the platform's answer, redacted and truncated
+   );
+   CREATE INDEX attempts_delivery ON attempts(delivery_id);
+   CREATE TABLE rate_events (key TEXT NOT NULL, at INTEGER NOT NULL);
+   CREATE INDEX rate_events_key ON rate_events(key, at);
+   CREATE TABLE rate_blocks (key TEXT PRIMARY KEY, until INTEGER NOT NULL);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function openDb(path: string): Database {
+  let db: Database;
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { create: true, strict: true });
+    db.run("PRAGMA busy_timeout = 10000");
+    db.run("PRAGMA journal_mode = WAL");
+    db.run("PRAGMA synchronous = NORMAL");
+    db.run("PRAGMA foreign_keys = ON");
+  } catch (e) {
+    throw new PpError("store", `cannot open the push log at ${path}: ${(e as Error).message} (set [log] path in the config or $PP_DB to a writable file)`);
+  }
+  migrate(db, path);
+  return db;
+}
+
+function migrate(db: Database, path: string): void {
+  const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (current > SCHEMA_VERSION) {
+    throw new PpError("store", `the push log at ${path} was written by a newer pp (schema ${current}, this pp knows ${SCHEMA_VERSION}); upgrade pp or point [log] path elsewhere`);
+  }
+  if (current === SCHEMA_VERSION) return;
+  // IMMEDIATE: two processes opening a new store at once must not both run the migrations.
+  db.transaction(() => {
+    const now = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    for (let v = now; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
+    db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

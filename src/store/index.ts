@@ -1,0 +1,14 @@
+import { openDb } from "./db.ts";
+import { PushLog } from "./pushlog.ts";
+import { SqliteLimiter } from "./ratelimit.ts";
+
+export interface Store {
+  log: PushLog;
+  limiter: SqliteLimiter;
+  close(): void;
+}
+
+export function openStore(path: string): Store {
+  const db = openDb(path);
+  return { log: new PushLog(db), limiter: new SqliteLimiter(db), close: () => db.close() };
+}

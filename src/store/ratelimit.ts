@@ -1,0 +1,50 @@
+import type { Database } from "bun:sqlite";
+import type { Limiter, RateLimit } from "../core/ports.ts";
+
+/**
+ * A sliding-window log per destination, kept in SQLite so that every pp process on the machine sees
+ * the same history: a shell loop of `pp send` calls, or twenty at once, never exceeds the limit.
+ * Each check-and-take runs in an IMMEDIATE transaction, which serialises processes on the write lock.
+ */
+export class SqliteLimiter implements Limiter {
+  constructor(private readonly db: Database) {}
+
+  acquire(key: string, limits: RateLimit[], now: number): number {
+    return this.db.transaction(() => {
+      const block = this.db.query("SELECT until FROM rate_blocks WHERE key = ?").get(key) as { until: number } | null;
+      if (block && block.until > now) return block.until - now;
+      let wait = 0;
+      let longest = 0;
+      for (const { count, windowMs } of limits) {
+        const win = window(windowMs);
+        longest = Math.max(longest, win);
+        const used = (this.db.query("SELECT count(*) AS n FROM rate_events WHERE key = ? AND at > ?").get(key, now - win) as { n: number }).n;
+        if (used >= count) {
+          // The slot frees up when the oldest event that keeps us at the limit leaves the window.
+          const row = this.db
+            .query("SELECT at FROM rate_events WHERE key = ? AND at > ? ORDER BY at ASC LIMIT 1 OFFSET ?")
+            .get(key, now - win, used - count) as { at: number };
+          wait = Math.max(wait, row.at + win - now + 1);
+        }
+      }
+      if (wait > 0) return wait;
+      this.db.query("INSERT INTO rate_events (key, at) VALUES (?, ?)").run(key, now);
+      this.db.query("DELETE FROM rate_events WHERE key = ? AND at <= ?").run(key, now - longest);
+      return 0;
+    }).immediate();
+  }
+
+  block(key: string, until: number): void {
+    this.db
+      .query("INSERT INTO rate_blocks (key, until) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until = max(until, excluded.until)")
+      .run(key, until);
+  }
+}
+
+/**
+ * The platform counts a request when it arrives, we count it when we take the slot, a little earlier.
+ * A small margin keeps the two clocks from ever seeing one request too many in a window.
+ */
+function window(windowMs: number): number {
+  return windowMs + Math.min(1000, Math.round(windowMs * 0.05));
+}
