@@ -108,25 +108,30 @@ function interpolate(value: unknown, path: string, file: string): unknown {
 const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
 
 function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
-  const parts = (issue.path ?? []).map((p) => String(p.key));
-  return [prefix, ...parts].filter(Boolean).map(key).join(".");
+  const parts = (issue.path ?? []).map((p) => key(String(p.key)));
+  return [prefix, ...parts].filter(Boolean).join(".");
 }
 
 function fail(file: string | null, path: string, message: string): never {
   throw new PpError("config", `${file ?? "config"}: ${path}: ${message}`);
 }
 
+const isUnknownKey = (i: v.BaseIssue<unknown>) => i.type.endsWith("object") && i.expected === "never";
+const isMissingKey = (i: v.BaseIssue<unknown>) => i.type.endsWith("object") && i.input === undefined && i.expected !== "never";
+
+/** Reports the most useful issue: an unknown key first (a typo also explains a "missing" one). */
 function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unknown>[]): never {
-  const issue = issues[0]!;
-  let msg = issue.message;
-  if (issue.kind === "schema" && issue.type === "strict_object" && issue.input === undefined) {
-    // valibot reports an unknown key as "expected never"; say what it is.
-    const path = issuePath(prefix, issue);
-    const last = issue.path?.at(-1)?.key;
-    fail(file, path, `unknown setting "${String(last)}" (check the spelling; see the README for the settings of this section)`);
+  const unknown = issues.find(isUnknownKey);
+  if (unknown) {
+    const parent = JSON.stringify(unknown.path?.slice(0, -1).map((p) => p.key));
+    const missing = issues.find((i) => isMissingKey(i) && JSON.stringify(i.path?.slice(0, -1).map((p) => p.key)) === parent);
+    const hint = missing ? `; did you mean "${String(missing.path?.at(-1)?.key)}"?` : " (check the spelling against the README's config reference)";
+    fail(file, issuePath(prefix, unknown), `unknown setting "${String(unknown.input)}"${hint}`);
   }
-  if (issue.input === undefined && issue.kind === "schema") msg = "is required";
-  fail(file, issuePath(prefix, issue), msg.replace(/^Invalid type: /, "wrong type: "));
+  const issue = issues[0]!;
+  if (isMissingKey(issue)) fail(file, issuePath(prefix, issue), "is required");
+  const msg = issue.message.replace(/^Invalid type: Expected (.*) but received (.*)$/, "must be $1, not $2");
+  fail(file, issuePath(prefix, issue), msg);
 }
 
 function build(file: string | null, raw: Record<string, unknown>): Config {

@@ -1,0 +1,65 @@
+import type { ArgsDef } from "citty";
+import { PpError } from "../core/errors.ts";
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * citty accepts unknown flags silently, so a typo such as `--chanel ops` would send to the default
+ * channels. Refuse anything the command does not declare.
+ */
+export function checkFlags(argv: string[], defs: ArgsDef): void {
+  const known = new Map<string, string>(); // flag spelling -> type
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type === "positional") continue;
+    const type = def.type ?? "string";
+    const alias = (def as { alias?: string | string[] }).alias;
+    const names = [name, kebab(name), ...(Array.isArray(alias) ? alias : alias ? [alias] : [])];
+    for (const n of names) {
+      known.set(n, type);
+      if (type === "boolean") known.set(`no-${n}`, type);
+    }
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("-") || a === "-") continue;
+    const flag = a.replace(/^--?/, "").split("=")[0]!;
+    const type = known.get(flag);
+    if (!type) {
+      const list = [...known.keys()].filter((k) => !k.startsWith("no-") && k.length > 1).map((k) => `--${k}`);
+      throw new PpError("usage", `unknown option "${a.split("=")[0]}"; this command accepts ${list.join(", ") || "no options"}`);
+    }
+    if (type !== "boolean" && !a.includes("=")) {
+      if (i + 1 >= argv.length) throw new PpError("usage", `option "${a}" needs a value`);
+      i++;
+    }
+  }
+}
+
+/** Every value of a repeatable string flag (`--ch a --ch b,c` -> [a, b, c]); citty keeps only the last one. */
+export function repeated(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  const spellings = new Set(names.flatMap((n) => (n.length === 1 ? [`-${n}`] : [`--${n}`])));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") break;
+    const eq = a.indexOf("=");
+    const flag = eq === -1 ? a : a.slice(0, eq);
+    if (!spellings.has(flag)) continue;
+    const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
+    if (value !== undefined) out.push(...value.split(",").map((s) => s.trim()).filter(Boolean));
+  }
+  return out;
+}
+
+/** Arguments shared by several commands. */
+export const configArg = {
+  config: { type: "string", description: "Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)", valueHint: "path" },
+} as const satisfies ArgsDef;
+
+export const jsonArg = {
+  json: { type: "boolean", description: "Print the result as JSON on stdout" },
+} as const satisfies ArgsDef;
+
+export const chArg = {
+  ch: { type: "string", alias: ["c"], description: "Channel or group name; repeatable or comma-separated ($PP_CHANNELS)", valueHint: "name" },
+} as const satisfies ArgsDef;

@@ -1,0 +1,41 @@
+import { parseDuration } from "../channels/_common.ts";
+import { fmtMs, type DispatchEvent } from "../core/dispatch.ts";
+import { PpError } from "../core/errors.ts";
+import { err } from "./out.ts";
+
+/** "1h", "2d", "90m" (ago) or an ISO-8601 date/time -> unix ms. */
+export function parseSince(s: string, now = Date.now()): number {
+  try {
+    return now - parseDuration(s);
+  } catch {
+    const t = Date.parse(s);
+    if (Number.isNaN(t)) throw new PpError("usage", `--since "${s}": expected a duration such as 1h, 2d, 30m or an ISO-8601 time such as 2026-11-23T08:00:00Z`);
+    return t;
+  }
+}
+
+export function parseDurationArg(flag: string, s: string): number {
+  try {
+    const ms = parseDuration(s);
+    if (ms <= 0) throw new Error("must be longer than 0");
+    return ms;
+  } catch (e) {
+    throw new PpError("usage", `${flag}: ${(e as Error).message}`);
+  }
+}
+
+export function parseLimit(s: string | undefined, dflt: number): number {
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new PpError("usage", `--limit "${s}": expected a whole number of 1 or more`);
+  return n;
+}
+
+/** Tells the user on stderr why a send is slow, when it is. */
+export function waitReporter(quiet: boolean) {
+  return (e: DispatchEvent) => {
+    if (quiet || e.type !== "wait") return;
+    const why = e.reason === "rate_limit" ? "for a rate-limit slot" : "before retrying";
+    err(`pp: ${e.channel}: waiting ${fmtMs(e.ms)} ${why}`);
+  };
+}

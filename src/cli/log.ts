@@ -1,0 +1,112 @@
+import { defineCommand } from "citty";
+import { PpError } from "../core/errors.ts";
+import { loadConfig } from "../config/load.ts";
+import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
+import { chArg, configArg, jsonArg } from "./args.ts";
+import { parseLimit, parseSince } from "./common.ts";
+import { c, localTime, out, preview, table } from "./out.ts";
+
+export default defineCommand({
+  meta: { name: "log", description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" },
+  args: {
+    show: { type: "positional", required: false, description: "`show ID`: one message, every delivery and attempt, with the platforms' answers" },
+    failed: { type: "boolean", description: "Only failed deliveries" },
+    ...chArg,
+    since: { type: "string", description: "Only deliveries since a time: 1h, 2d, 30m or ISO-8601", valueHint: "when" },
+    limit: { type: "string", description: "How many rows (default 20)", valueHint: "n" },
+    stats: { type: "boolean", description: "Per channel: deliveries, failures, success rate, p50/p95 latency" },
+    ...jsonArg,
+    ...configArg,
+  },
+  async run({ args }) {
+    const pos = args._ as string[];
+    const cfg = loadConfig(args.config, { required: false });
+    const { openStore } = await import("../store/index.ts");
+    const store = openStore(cfg.dbPath);
+    try {
+      if (pos[0] === "show") {
+        if (!pos[1]) throw new PpError("usage", "pp log show needs a message id (as printed by pp send or listed by pp log)");
+        return showMessage(store.log, pos[1], !!args.json);
+      }
+      if (pos.length) throw new PpError("usage", `unexpected argument "${pos[0]}"; did you mean \`pp log show ${pos[0]}\`?`);
+      const since = args.since ? parseSince(args.since) : undefined;
+      if (args.stats) return showStats(store.log, since, args.ch, !!args.json);
+      const rows = store.log.list({ failed: !!args.failed, channel: args.ch, since, limit: parseLimit(args.limit, 20) });
+      if (args.json) return out(JSON.stringify(rows.map(jsonRow), null, 2));
+      if (rows.length === 0) return out(c.dim("no deliveries match"));
+      out(
+        table(
+          ["TIME", "ID", "CHANNEL", "STATUS", "ATT", "LATENCY", "ERROR", "TEXT"],
+          rows.map((r) => [
+            localTime(r.created_at), r.id, r.channel, status(r.status), String(r.attempts),
+            r.latency_ms === null ? "-" : `${r.latency_ms}ms`, preview(r.error ?? "", 48) || "-", preview(r.title ? `${r.title}: ${r.text}` : r.text),
+          ]),
+        ),
+      );
+    } finally {
+      store.close();
+    }
+  },
+});
+
+function status(s: string): string {
+  return s === "delivered" ? c.green(s) : s === "failed" ? c.red(s) : c.yellow(s);
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function jsonRow(r: LogRow) {
+  return {
+    id: r.id, channel: r.channel, type: r.type, status: r.status, attempts: r.attempts, parts: r.parts, latency_ms: r.latency_ms,
+    error: r.error, created_at: iso(r.created_at), updated_at: iso(r.updated_at), title: r.title, text: r.text, format: r.format,
+    replay_of: r.replay_of,
+  };
+}
+
+function showMessage(log: PushLog, id: string, json: boolean): void {
+  const m: MessageDetail | null = log.get(id);
+  if (!m) {
+    const why = log.ambiguous(id) ? `"${id}" matches more than one message; give more of the id` : `no message with id "${id}" in the push log`;
+    throw new PpError("not_found", why);
+  }
+  if (json) {
+    return out(JSON.stringify({
+      ...m.message, created_at: iso(m.message.created_at),
+      deliveries: m.deliveries.map((d) => ({
+        ...jsonRow(d), target: d.target,
+        attempts_log: d.attempts_log.map((a) => ({ ...a, started_at: iso(a.started_at) })),
+      })),
+    }, null, 2));
+  }
+  const msg = m.message;
+  out(`${c.bold("message")}  ${msg.id}${msg.replay_of ? c.dim(`  (replay of ${msg.replay_of})`) : ""}`);
+  out(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`)}`);
+  if (msg.title) out(`${c.bold("title")}    ${msg.title}`);
+  out(`${c.bold("text")}\n${msg.text.replace(/^/gm, "  ")}\n`);
+  for (const d of m.deliveries) {
+    out(`${c.bold(d.channel)} (${d.type}, ${d.target}): ${status(d.status)}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${d.error}` : ""}`);
+    for (const a of d.attempts_log) {
+      const http = a.http_status === null ? "no answer" : `HTTP ${a.http_status}`;
+      out(`  ${localTime(a.started_at)}  part ${a.part} try ${a.attempt}  ${a.outcome}  ${http}  ${a.latency_ms}ms${a.error ? `  ${a.error}` : ""}`);
+      if (a.response) out(c.dim(`    ${preview(a.response, 160)}`));
+    }
+  }
+}
+
+function showStats(log: PushLog, since: number | undefined, channel: string | undefined, json: boolean): void {
+  const rows = log.stats(since, channel);
+  if (json) return out(JSON.stringify(rows, null, 2));
+  if (rows.length === 0) return out(c.dim("no deliveries in this window"));
+  const pct = (r: number | null) => (r === null ? "-" : `${(r * 100).toFixed(1)}%`);
+  out(
+    table(
+      ["CHANNEL", "DELIVERIES", "FAILED", "PENDING", "SUCCESS", "P50", "P95"],
+      rows.map((r) => {
+        const rate = pct(r.success_rate);
+        const colored = r.success_rate === null ? rate : r.success_rate >= 0.99 ? c.green(rate) : r.success_rate >= 0.9 ? c.yellow(rate) : c.red(rate);
+        return [r.channel, String(r.deliveries), r.failed ? c.red(String(r.failed)) : "0", String(r.pending), colored,
+          r.p50_ms === null ? "-" : `${r.p50_ms}ms`, r.p95_ms === null ? "-" : `${r.p95_ms}ms`];
+      }),
+    ),
+  );
+}
