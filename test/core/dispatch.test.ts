@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { backoff, dispatch, plan, type Target } from "../../src/core/dispatch.ts";
+import { newId, idTime } from "../../src/core/id.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { startFake, type Fake } from "../fakes/index.ts";
+import { q, tempDir, virtualClock } from "../helpers.ts";
+
+let fakes: Fake[] = [];
+let store: Store | undefined;
+afterEach(async () => {
+  store?.close();
+  store = undefined;
+  await Promise.all(fakes.map((f) => f.stop()));
+  fakes = [];
+});
+
+async function target(type: "wecom" | "webhook" | "slack", extra = ""): Promise<{ t: Target; fake: Fake }> {
+  const fake = await startFake(type, { rate: false });
+  fakes.push(fake);
+  const key = type === "webhook" ? "url" : "webhook";
+  const cfg = parseConfig(`[channels.c]\ntype = ${q(type)}\n${key} = ${q(fake.webhook)}\n${extra}\n`, "t.toml");
+  return { t: cfg.channels.get("c")!, fake };
+}
+
+function send(targets: Target[], text: string, deadlineIn = 60_000, clock = virtualClock()) {
+  store ??= openStore(join(tempDir(), "pp.db"));
+  const now = Date.now();
+  return dispatch(
+    { id: newId(now), createdAt: now, text, format: "text", source: "cli", asked: targets.map((t) => t.name) },
+    targets,
+    { recorder: store.log, limiter: store.limiter, deadline: now + deadlineIn, clock, random: () => 0.5 },
+  );
+}
+
+describe("plan", () => {
+  test("a message that fits is one part, untouched", async () => {
+    const { t } = await target("wecom");
+    expect(plan(t, "T", "hello", "text", 0)).toEqual({ parts: ["hello"], titles: ["T"] });
+  });
+
+  test("split parts each fit the platform's byte limit and carry (i/n) in the title", async () => {
+    const { t } = await target("wecom");
+    const text = Array.from({ length: 400 }, (_, i) => `${i} 磁盘空间不足 on host-${i}`).join("\n");
+    const p = plan(t, "Disk", text, "text", 0);
+    expect(p.parts.length).toBeGreaterThan(3);
+    p.parts.forEach((part, i) => {
+      expect(p.titles[i]).toBe(`Disk (${i + 1}/${p.parts.length})`);
+      const req = t.def.build(part, { title: p.titles[i], format: "text", index: i, total: p.parts.length, now: 0 }, t.opts);
+      expect(t.def.measure(req, t.opts, { format: "text" })).toBeLessThanOrEqual(2048);
+    });
+    expect(p.parts.join("\n")).toBe(text);
+  });
+
+  test("without a title the marker opens each part", async () => {
+    const { t } = await target("slack");
+    const p = plan(t, undefined, "x".repeat(50) + "\n" + "y ".repeat(4000), "text", 0);
+    expect(p.parts.length).toBeGreaterThan(1);
+    p.parts.forEach((part, i) => expect(part.startsWith(`(${i + 1}/${p.parts.length})\n`)).toBe(true));
+  });
+
+  test("a title that leaves no room is a clear failure, not a loop", async () => {
+    const { t } = await target("wecom");
+    const p = plan(t, "T".repeat(2100), "body ".repeat(1000), "text", 0);
+    expect(p.parts).toEqual([]);
+    expect(p.error).toContain("no room for text");
+  });
+});
+
+describe("dispatch", () => {
+  test("records the delivery as pending before the platform answers", async () => {
+    const { t, fake } = await target("webhook");
+    fake.fault({ kind: "timeout", ms: 800 });
+    const sending = send([t], "slow one", 60_000, { now: Date.now, sleep: (ms) => Bun.sleep(ms) } as any);
+    await Bun.sleep(300);
+    const rows = store!.log.list({});
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe("pending");
+    const res = await sending;
+    expect(res.deliveries[0]!.status).toBe("delivered");
+    expect(store!.log.list({})[0]!.status).toBe("delivered");
+  });
+
+  test("channels are sent concurrently; one failing does not hold back the other", async () => {
+    const a = await target("webhook");
+    const b = await target("webhook");
+    b.fake.fault({ kind: "status", status: 400, body: "bad" });
+    a.fake.fault({ kind: "timeout", ms: 300 });
+    const started = Date.now();
+    const res = await send([{ ...a.t, name: "a" }, { ...b.t, name: "b" }], "both");
+    expect(res.deliveries.map((d) => [d.channel, d.status])).toEqual([["a", "delivered"], ["b", "failed"]]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  test("a rate-limit wait past the deadline fails at once with the reason", async () => {
+    const { t } = await target("wecom", 'rate = "1/h"');
+    const first = await send([t], "one", 60_000);
+    expect(first.deliveries[0]!.status).toBe("delivered");
+    const clock = virtualClock();
+    const second = await send([t], "two", 60_000, clock);
+    expect(second.deliveries[0]!.status).toBe("failed");
+    expect(second.deliveries[0]!.error).toContain("deadline reached while waiting");
+    expect(second.deliveries[0]!.error).toContain("1/h");
+    expect(clock.slept).toEqual([]);
+    expect(store!.log.list({ failed: true })[0]!.error).toContain("deadline");
+  });
+
+  test("long rate-limit waits are announced", async () => {
+    const { t } = await target("wecom", 'rate = "1/5s"');
+    const events: string[] = [];
+    store ??= openStore(join(tempDir(), "pp.db"));
+    const clock = virtualClock();
+    for (const text of ["a", "b"]) {
+      const now = clock.now();
+      await dispatch({ id: newId(now), createdAt: now, text, format: "text", source: "cli", asked: ["c"] }, [t], {
+        recorder: store.log, limiter: store.limiter, deadline: now + 60_000, clock, onEvent: (e) => e.type === "wait" && events.push(`${e.reason} ${e.ms > 4000}`),
+      });
+    }
+    expect(events).toEqual(["rate_limit true"]);
+  });
+});
+
+describe("backoff", () => {
+  test.each([
+    [1, "retryable", undefined, 0.5, 375],
+    [2, "retryable", undefined, 0.5, 750],
+    [3, "retryable", undefined, 0, 1000],
+    [3, "retryable", undefined, 1, 2000],
+    [20, "retryable", undefined, 1, 30_000],
+    [1, "rate_limited", 7000, 0.5, 7000],
+    [1, "rate_limited", 10, 0.5, 10],
+    [3, "retryable", 10, 0.5, 1500],
+  ] as const)("attempt %i %s retry-after %p jitter %p -> %i ms", (attempt, kind, retryAfterMs, r, expected) => {
+    expect(backoff(attempt, { kind, retryAfterMs }, () => r)).toBe(expected);
+  });
+});
+
+describe("ids", () => {
+  test("sort by creation time, also within one millisecond", () => {
+    const ids = [newId(1000), newId(1000), newId(1000), newId(2000), newId(1_700_000_000_000)];
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(idTime(ids[4]!)).toBe(1_700_000_000_000);
+  });
+});
