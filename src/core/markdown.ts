@@ -1,0 +1,571 @@
+/**
+ * One Markdown (GFM) input rendered into each platform's dialect.
+ *
+ * The document is tokenized once with marked's lexer and the token tree is rendered by a small walker that
+ * asks a per-platform `Dialect` how to spell each construct. Regular expressions are only used inside text
+ * nodes (escaping, entity decoding), never to rewrite a whole document, so constructs the lexer understands
+ * cannot be mangled by a converter that does not.
+ *
+ * Dialect references: /work/shared/platforms.md §2.2 (WeCom), §3.6 (Feishu), §4.6 (DingTalk), §5.4 (Slack),
+ * §6.4 (Discord), §7 (Mattermost).
+ */
+import { Lexer, type Token, type Tokens } from "marked";
+
+type Align = "left" | "right" | "center" | null;
+
+interface InlineCtx {
+  /** Inside text the dialect already shows in bold (a heading rendered as bold): skip nested bold markers. */
+  bold?: boolean;
+}
+
+interface Dialect {
+  /** Literal text from a text node (entities already decoded). */
+  text(s: string): string;
+  /** A backslash-escaped punctuation character from the source. */
+  escape(ch: string): string;
+  strong(inner: string): string;
+  em(inner: string): string;
+  del(inner: string): string;
+  codespan(code: string): string;
+  /** Hard line break; soft breaks inside text go through `text`. */
+  br: string;
+  /** `label` is rendered inline; `plainLabel` is the label as unformatted text. */
+  link(href: string, label: string, plainLabel: string, title: string | null): string;
+  image(href: string, alt: string): string;
+  html(raw: string): string;
+  heading(depth: number, inner: (ctx: InlineCtx) => string): string;
+  code(text: string, lang: string): string;
+  /** Prefix for every line of a block quote (blank lines get it trimmed). */
+  quotePrefix: string;
+  bullet: string;
+  checkbox(checked: boolean): string;
+  /** Separator between list items; `loose` lists had blank lines between items in the source. */
+  itemSep(loose: boolean): string;
+  table(t: Tokens.Table, r: Renderer): string;
+  hr: string;
+  blockSep: string;
+  /** Whether HTML entities in text are turned into the characters they stand for (default yes). */
+  keepEntities?: boolean;
+}
+
+/** Named entities worth decoding; numeric ones are handled generically. Unknown names stay literal. */
+const ENTITIES: Record<string, string> = {
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  nbsp: "\u00a0",
+  copy: "\u00a9",
+  reg: "\u00ae",
+  trade: "\u2122",
+  hellip: "\u2026",
+  mdash: "\u2014",
+  ndash: "\u2013",
+  laquo: "\u00ab",
+  raquo: "\u00bb",
+  middot: "\u00b7",
+  times: "\u00d7",
+  deg: "\u00b0",
+  euro: "\u20ac",
+};
+
+function decodeEntities(s: string): string {
+  if (!s.includes("&")) return s;
+  return s.replace(/&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});/g, (m, body: string) => {
+    if (body[0] === "#") {
+      const cp = body[1] === "x" || body[1] === "X" ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+      if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "\ufffd";
+      return String.fromCodePoint(cp);
+    }
+    return ENTITIES[body] ?? m;
+  });
+}
+
+/** Display width in a monospace font: East Asian wide characters take two cells, combining marks none. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x300) w += 1;
+    else if (/\p{M}/u.test(ch) || cp === 0x200b || cp === 0x200c || cp === 0x200d || cp === 0x2060) w += 0;
+    else if (
+      (cp >= 0x1100 && cp <= 0x115f) ||
+      (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
+      (cp >= 0xac00 && cp <= 0xd7a3) ||
+      (cp >= 0xf900 && cp <= 0xfaff) ||
+      (cp >= 0xfe30 && cp <= 0xfe4f) ||
+      (cp >= 0xff00 && cp <= 0xff60) ||
+      (cp >= 0xffe0 && cp <= 0xffe6) ||
+      (cp >= 0x1f300 && cp <= 0x1f64f) ||
+      (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+      (cp >= 0x20000 && cp <= 0x3fffd)
+    )
+      w += 2;
+    else w += 1;
+  }
+  return w;
+}
+
+function pad(s: string, width: number, align: Align): string {
+  const gap = Math.max(0, width - displayWidth(s));
+  if (align === "right") return " ".repeat(gap) + s;
+  if (align === "center") return " ".repeat(gap >> 1) + s + " ".repeat(gap - (gap >> 1));
+  return s + " ".repeat(gap);
+}
+
+/** A table as monospace text with aligned columns (for code blocks and plain text). */
+function alignedTable(t: Tokens.Table, r: Renderer): string[] {
+  const head = t.header.map((c) => r.plain(c.tokens));
+  const rows = t.rows.map((row) => row.map((c) => r.plain(c.tokens)));
+  const cols = Math.max(head.length, ...rows.map((x) => x.length));
+  const widths: number[] = [];
+  for (let i = 0; i < cols; i++) {
+    widths.push(Math.max(1, displayWidth(head[i] ?? ""), ...rows.map((x) => displayWidth(x[i] ?? ""))));
+  }
+  const line = (cells: string[]) =>
+    widths
+      .map((w, i) => pad(cells[i] ?? "", w, t.align[i] ?? null))
+      .join(" | ")
+      .trimEnd();
+  return [line(head), widths.map((w) => "-".repeat(w)).join("-+-"), ...rows.map(line)];
+}
+
+/** A table as "a | b" lines, cells rendered in the dialect (for platforms without tables). */
+function pipeLines(t: Tokens.Table, r: Renderer): string[] {
+  const all = [t.header, ...t.rows];
+  return all.map((row) => row.map((c) => r.inline(c.tokens)).join(" | "));
+}
+
+/** A GFM table with alignment row; cell pipes are escaped so they do not start a new column. */
+function gfmTable(t: Tokens.Table, r: Renderer): string {
+  const cell = (c: Tokens.TableCell) => r.inline(c.tokens).replaceAll("|", "\\|").replaceAll("\n", " ");
+  const row = (cells: Tokens.TableCell[]) => "| " + cells.map(cell).join(" | ") + " |";
+  const rule = t.align.map((a) => (a === "left" ? ":--" : a === "right" ? "--:" : a === "center" ? ":-:" : "---"));
+  return [row(t.header), "| " + rule.join(" | ") + " |", ...t.rows.map(row)].join("\n");
+}
+
+/** A fence longer than any backtick run starting a line inside the code, so the code cannot close it. */
+function fenceFor(code: string): string {
+  let longest = 2;
+  for (const line of code.split("\n")) {
+    const m = /^ {0,3}(`+)/.exec(line);
+    if (m && m[1]!.length > longest) longest = m[1]!.length;
+  }
+  return "`".repeat(longest + 1);
+}
+
+/** Inline code with enough backticks around it to hold backticks inside. */
+function backticks(code: string): string {
+  let longest = 0;
+  for (const m of code.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
+  const tick = "`".repeat(longest + 1);
+  const padded = longest > 0 || code.startsWith(" ") || code.endsWith(" ") ? ` ${code} ` : code;
+  return tick + padded + tick;
+}
+
+/** Percent-encode the characters that would end or break a Markdown link destination. */
+function mdHref(href: string): string {
+  return href.replace(/[ ()<>]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+}
+
+/** Keep a code line's indentation visible on platforms that collapse leading spaces outside code blocks. */
+function keepIndent(line: string): string {
+  const m = /^[ \t]+/.exec(line);
+  if (!m) return line;
+  return m[0].replaceAll("\t", "    ").replaceAll(" ", "\u00a0") + line.slice(m[0].length);
+}
+
+function prefixLines(text: string, prefix: string): string {
+  const bare = prefix.trimEnd();
+  return text
+    .split("\n")
+    .map((l) => (l.trim() === "" ? bare : prefix + l))
+    .join("\n");
+}
+
+function isHttp(href: string): boolean {
+  return /^https?:\/\//i.test(href);
+}
+
+/** Whether a link's label already says everything its target does (autolinks, mailto autolinks). */
+function labelIsTarget(href: string, label: string): boolean {
+  return label === href || "mailto:" + label === href || label === "";
+}
+
+class Renderer {
+  constructor(private d: Dialect) {}
+
+  private decode(s: string): string {
+    return this.d.keepEntities ? s : decodeEntities(s);
+  }
+
+  render(md: string): string {
+    const tokens = Lexer.lex(md.replace(/\r\n?/g, "\n"), { gfm: true });
+    return this.blocks(tokens).replace(/\s+$/, "");
+  }
+
+  blocks(tokens: Token[]): string {
+    const out: string[] = [];
+    for (const t of tokens) {
+      const s = this.block(t);
+      if (s !== "") out.push(s);
+    }
+    return out.join(this.d.blockSep);
+  }
+
+  block(t: Token): string {
+    const d = this.d;
+    switch (t.type) {
+      case "space":
+      case "def":
+        // Link definitions are already resolved into the links that use them.
+        return "";
+      case "paragraph":
+        return this.inline((t as Tokens.Paragraph).tokens);
+      case "text": {
+        const tt = t as Tokens.Text;
+        return tt.tokens ? this.inline(tt.tokens) : d.text(this.decode(tt.text));
+      }
+      case "heading": {
+        const h = t as Tokens.Heading;
+        return d.heading(h.depth, (ctx) => this.inline(h.tokens, ctx));
+      }
+      case "code": {
+        const c = t as Tokens.Code;
+        return d.code(c.text, (c.lang ?? "").trim().split(/\s+/)[0] ?? "");
+      }
+      case "blockquote":
+        return prefixLines(this.blocks((t as Tokens.Blockquote).tokens), d.quotePrefix);
+      case "list":
+        return this.list(t as Tokens.List);
+      case "table":
+        return d.table(t as Tokens.Table, this);
+      case "hr":
+        return d.hr;
+      case "html":
+        return d.html((t as Tokens.HTML).text.replace(/\s+$/, ""));
+      default: {
+        const g = t as Tokens.Generic;
+        if (Array.isArray(g.tokens)) return this.inline(g.tokens);
+        return d.text(String(g.text ?? g.raw ?? "").replace(/\s+$/, ""));
+      }
+    }
+  }
+
+  list(l: Tokens.List): string {
+    const d = this.d;
+    const start = typeof l.start === "number" ? l.start : 1;
+    const items = l.items.map((item, i) => {
+      let marker = l.ordered ? `${start + i}. ` : d.bullet;
+      const indent = " ".repeat(marker.length);
+      if (item.task) marker += d.checkbox(item.checked === true);
+      const body = item.tokens.filter((x) => x.type !== "checkbox");
+      const content = this.itemBlocks(body, item.loose);
+      const lines = content.split("\n");
+      return lines.map((line, k) => (k === 0 ? marker + line : line === "" ? "" : indent + line)).join("\n");
+    });
+    return items.join(d.itemSep(l.loose));
+  }
+
+  private itemBlocks(tokens: Token[], loose: boolean): string {
+    const out: string[] = [];
+    for (const t of tokens) {
+      const s = this.block(t);
+      if (s !== "") out.push(s);
+    }
+    // In tight items a nested list follows its text directly, as in the source.
+    return out.join(loose ? this.d.blockSep : this.d.itemSep(false));
+  }
+
+  inline(tokens: Token[] | undefined, ctx: InlineCtx = {}): string {
+    if (!tokens) return "";
+    const d = this.d;
+    let out = "";
+    for (const t of tokens) {
+      switch (t.type) {
+        case "text": {
+          const tt = t as Tokens.Text;
+          out += tt.tokens ? this.inline(tt.tokens, ctx) : d.text(this.decode(tt.text));
+          break;
+        }
+        case "escape":
+          out += d.escape((t as Tokens.Escape).text);
+          break;
+        case "strong": {
+          const inner = this.inline((t as Tokens.Strong).tokens, { ...ctx, bold: true });
+          out += ctx.bold ? inner : d.strong(inner);
+          break;
+        }
+        case "em":
+          out += d.em(this.inline((t as Tokens.Em).tokens, ctx));
+          break;
+        case "del":
+          out += d.del(this.inline((t as Tokens.Del).tokens, ctx));
+          break;
+        case "codespan":
+          out += d.codespan((t as Tokens.Codespan).text);
+          break;
+        case "br":
+          out += d.br;
+          break;
+        case "link": {
+          const l = t as Tokens.Link;
+          out += d.link(decodeEntities(l.href), this.inline(l.tokens, ctx), this.plain(l.tokens), l.title ?? null);
+          break;
+        }
+        case "image": {
+          const im = t as Tokens.Image;
+          out += d.image(decodeEntities(im.href), decodeEntities(im.text));
+          break;
+        }
+        case "html":
+          out += d.html((t as Tokens.HTML).text);
+          break;
+        case "checkbox":
+          break;
+        default: {
+          const g = t as Tokens.Generic;
+          out += Array.isArray(g.tokens) ? this.inline(g.tokens, ctx) : d.text(String(g.text ?? g.raw ?? ""));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Inline tokens as unformatted, unescaped text. */
+  plain(tokens: Token[] | undefined): string {
+    if (!tokens) return "";
+    let out = "";
+    for (const t of tokens) {
+      const g = t as Tokens.Generic;
+      if (t.type === "br") out += "\n";
+      else if (t.type === "checkbox") continue;
+      else if (t.type === "image") out += decodeEntities(g.text ?? "");
+      else if (t.type === "codespan" || t.type === "html" || t.type === "escape") out += g.text ?? "";
+      else if (Array.isArray(g.tokens)) out += this.plain(g.tokens);
+      else out += decodeEntities(String(g.text ?? g.raw ?? ""));
+    }
+    return out;
+  }
+}
+
+const identity = (s: string) => s;
+const backslash = (ch: string) => "\\" + ch;
+
+/** Escape the three characters Slack treats as control characters (platforms.md §5.4). */
+function slackEscape(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** Characters that would end a Slack `<url|label>` link, percent-encoded. */
+function slackHref(href: string): string {
+  return href.replace(/[|<> ]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+}
+
+const slack: Dialect = {
+  text: slackEscape,
+  escape: slackEscape,
+  strong: (s) => `*${s}*`,
+  em: (s) => `_${s}_`,
+  del: (s) => `~${s}~`,
+  codespan: (s) => "`" + slackEscape(s) + "`",
+  br: "\n",
+  link: (href, _label, plain) =>
+    plain === href || plain === "" ? `<${slackHref(href)}>` : `<${slackHref(href)}|${slackEscape(plain)}>`,
+  image: (href, alt) => (alt ? `<${slackHref(href)}|${slackEscape(alt)}>` : `<${slackHref(href)}>`),
+  html: slackEscape,
+  heading: (_depth, inner) => `*${inner({ bold: true })}*`,
+  code: (text) => "```\n" + slackEscape(text) + "\n```",
+  quotePrefix: "> ",
+  bullet: "• ",
+  checkbox: (checked) => (checked ? "☑ " : "☐ "),
+  itemSep: () => "\n",
+  table: (t, r) => "```\n" + slackEscape(alignedTable(t, r).join("\n")) + "\n```",
+  hr: "──────────",
+  blockSep: "\n\n",
+};
+
+/** Shared spelling of standard Markdown constructs for the Markdown-based dialects. */
+const standard: Dialect = {
+  text: identity,
+  escape: backslash,
+  strong: (s) => `**${s}**`,
+  em: (s) => `*${s}*`,
+  del: (s) => `~~${s}~~`,
+  codespan: backticks,
+  br: "\n",
+  link: (href, label, plain, title) => {
+    if (plain === href && isHttp(href)) return href;
+    const t = title ? ` "${title.replaceAll('"', '\\"')}"` : "";
+    return `[${label}](${mdHref(href)}${t})`;
+  },
+  image: (href, alt) => `![${alt}](${mdHref(href)})`,
+  html: identity,
+  heading: (depth, inner) => "#".repeat(depth) + " " + inner({}),
+  code: (text, lang) => {
+    const f = fenceFor(text);
+    return f + lang + "\n" + text + "\n" + f;
+  },
+  quotePrefix: "> ",
+  bullet: "- ",
+  checkbox: (checked) => (checked ? "[x] " : "[ ] "),
+  itemSep: (loose) => (loose ? "\n\n" : "\n"),
+  table: (t, r) => gfmTable(t, r),
+  hr: "---",
+  blockSep: "\n\n",
+};
+
+const discord: Dialect = {
+  ...standard,
+  // Discord renders only three heading levels (platforms.md §6.4).
+  heading: (depth, inner) => (depth <= 3 ? "#".repeat(depth) + " " + inner({}) : `**${inner({ bold: true })}**`),
+  // No image embedding from message content; a masked link keeps the target reachable.
+  image: (href, alt) => (alt ? `[${alt}](${mdHref(href)})` : href),
+  link: (href, label, plain) => {
+    // Masked links are only made for web targets; others would show as raw Markdown.
+    if (!isHttp(href)) return labelIsTarget(href, plain) ? plain || href : `${label} (${href})`;
+    return plain === href ? href : `[${label}](${mdHref(href)})`;
+  },
+  table: (t, r) => "```\n" + alignedTable(t, r).join("\n") + "\n```",
+};
+
+// Mattermost decodes entities itself, so the source's spelling is the faithful one.
+const mattermost: Dialect = { ...standard, keepEntities: true };
+
+/** Feishu wants colliding characters as numeric entities (platforms.md §3.6). */
+function feishuEscape(s: string): string {
+  return s.replaceAll("<", "&#60;").replaceAll(">", "&#62;");
+}
+
+const feishu: Dialect = {
+  ...standard,
+  text: feishuEscape,
+  escape: (ch) => `&#${ch.codePointAt(0)};`,
+  codespan: (s) => backticks(feishuEscape(s)),
+  link: (href, label, plain) => {
+    // Card markdown only accepts http(s) targets; anything else stays readable as text.
+    if (!isHttp(href)) return labelIsTarget(href, plain) ? feishuEscape(plain || href) : `${label} (${feishuEscape(href)})`;
+    if (plain === href) return `[${feishuEscape(href)}](${mdHref(href)})`;
+    return `[${label.replaceAll("[", "&#91;").replaceAll("]", "&#93;")}](${mdHref(href)})`;
+  },
+  // Card images need an uploaded image_key, so a URL can only be offered as a link.
+  image: (href, alt) =>
+    isHttp(href) ? `[${feishuEscape(alt || href)}](${mdHref(href)})` : feishuEscape(alt ? `${alt} (${href})` : href),
+  html: feishuEscape,
+  // JSON 1.0 cards have no headings; bold lines are the common stand-in.
+  heading: (_depth, inner) => `**${inner({ bold: true })}**`,
+  code: (text, lang) => standard.code(feishuEscape(text), lang),
+  // No block quotes in JSON 1.0 cards, and a leading ">" would be shown literally.
+  quotePrefix: "｜ ",
+  table: (t, r) => "```\n" + feishuEscape(alignedTable(t, r).join("\n")) + "\n```",
+};
+
+/** DingTalk often ignores a single "\n" (platforms.md §4.6), so every wanted break is a blank line. */
+function dingBreaks(s: string): string {
+  return s.replaceAll("\n", "\n\n");
+}
+
+const dingtalk: Dialect = {
+  ...standard,
+  text: dingBreaks,
+  br: "\n\n",
+  del: identity,
+  link: (href, label) => `[${label}](${mdHref(href)})`,
+  html: identity,
+  // Fences render poorly in DingTalk, so code becomes a quote, one paragraph per line.
+  code: (text) =>
+    text
+      .split("\n")
+      .map((l) => (l.trim() === "" ? ">" : "> " + keepIndent(l)))
+      .join("\n\n"),
+  itemSep: () => "\n\n",
+  table: (t, r) => pipeLines(t, r).join("\n\n"),
+};
+
+const wecomV2: Dialect = {
+  ...standard,
+  // Strikethrough is not in either WeCom list (platforms.md §2.2); the words are kept, the line is not.
+  del: identity,
+  link: (href, label) => `[${label}](${mdHref(href)})`,
+};
+
+const wecomV1: Dialect = {
+  ...wecomV2,
+  em: identity,
+  // v1 inline code is single-line only.
+  codespan: (s) => backticks(s.replaceAll("\n", " ")),
+  // v1 has no images, fences, tables or rules: links, quoted lines and plain lines stand in for them.
+  image: (href, alt) => `[${alt || href}](${mdHref(href)})`,
+  code: (text) =>
+    text
+      .split("\n")
+      .map((l) => (l.trim() === "" ? ">" : "> " + keepIndent(l)))
+      .join("\n"),
+  table: (t, r) => pipeLines(t, r).join("\n"),
+  hr: "──────────",
+};
+
+const plain: Dialect = {
+  text: identity,
+  escape: identity,
+  strong: identity,
+  em: identity,
+  del: identity,
+  codespan: identity,
+  br: "\n",
+  link: (href, _label, text) => (labelIsTarget(href, text) ? text || href : `${text} (${href})`),
+  image: (href, alt) => (alt ? `${alt} (${href})` : href),
+  html: identity,
+  heading: (_depth, inner) => inner({}),
+  code: identity,
+  quotePrefix: "> ",
+  bullet: "- ",
+  checkbox: (checked) => (checked ? "[x] " : "[ ] "),
+  itemSep: () => "\n",
+  table: (t, r) => alignedTable(t, r).join("\n"),
+  hr: "----------",
+  blockSep: "\n\n",
+};
+
+const renderers = new Map<Dialect, Renderer>();
+function render(d: Dialect, md: string): string {
+  let r = renderers.get(d);
+  if (!r) renderers.set(d, (r = new Renderer(d)));
+  return r.render(md);
+}
+
+/** Slack mrkdwn (platforms.md §5.4). */
+export function toSlack(md: string): string {
+  return render(slack, md);
+}
+
+/** Discord message markdown (platforms.md §6.4). */
+export function toDiscord(md: string): string {
+  return render(discord, md);
+}
+
+/** Mattermost renders GFM itself; this only normalises the source. */
+export function toMattermost(md: string): string {
+  return render(mattermost, md);
+}
+
+/** Feishu/Lark card markdown, JSON 1.0 (platforms.md §3.6). */
+export function toFeishu(md: string): string {
+  return render(feishu, md);
+}
+
+/** DingTalk robot markdown (platforms.md §4.6). */
+export function toDingtalk(md: string): string {
+  return render(dingtalk, md);
+}
+
+/** WeCom robot markdown: `v1` is msgtype markdown, `v2` is markdown_v2 (platforms.md §2.2). */
+export function toWecom(md: string, version: "v1" | "v2"): string {
+  return render(version === "v1" ? wecomV1 : wecomV2, md);
+}
+
+/** Markdown stripped to readable plain text. */
+export function toPlain(md: string): string {
+  return render(plain, md);
+}

@@ -1,0 +1,271 @@
+/**
+ * Splitting a rendered message into parts that each fit a platform's size limit.
+ *
+ * Cuts fall on line boundaries, preferably at paragraph breaks; a line that alone is too big is cut at a
+ * space or, failing that, at a code point boundary. A part that ends inside a fenced code block is closed
+ * and the next part reopens the block with the same opening line, so every part renders on its own.
+ */
+
+export interface SplitOptions {
+  /** Largest cost one part may have. */
+  budget: number;
+  /** Cost of a string in the platform's unit; must be additive over lines joined with "\n". */
+  cost: (s: string) => number;
+}
+
+/** UTF-8 byte length. */
+export function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, "utf8");
+}
+
+/** UTF-8 bytes of `s` once escaped as a JSON string, without the surrounding quotes. */
+export function jsonBytes(s: string): number {
+  return Buffer.byteLength(JSON.stringify(s), "utf8") - 2;
+}
+
+/** UTF-16 code units, what JavaScript and most "character" limits count. */
+export function chars(s: string): number {
+  return s.length;
+}
+
+interface Fence {
+  /** The opening line, repeated at the start of a continuation part. */
+  open: string;
+  openCost: number;
+  /** The line that closes the block at the end of a part. */
+  close: string;
+  closeCost: number;
+  /** Whether closing/reopening fits comfortably; otherwise the block is split without fence repair. */
+  usable: boolean;
+}
+
+const FENCE_OPEN = /^(\s*)(`{3,}|~{3,})(.*)$/;
+
+function isBlank(s: string): boolean {
+  return s.trim() === "";
+}
+
+function isHigh(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** Characters that belong to the character before them: combining marks, variation selectors, skin tones. */
+function isExtender(cp: number): boolean {
+  if (cp < 0x300) return false;
+  if (cp === 0x200d || (cp >= 0x1f3fb && cp <= 0x1f3ff)) return true;
+  return /\p{M}/u.test(String.fromCodePoint(cp));
+}
+
+/** Move an index back to the start of the code point it is in. */
+function snap(s: string, i: number): number {
+  if (i > 0 && i < s.length && isLow(s.charCodeAt(i)) && isHigh(s.charCodeAt(i - 1))) return i - 1;
+  return i;
+}
+
+/** Length of the code point starting at i. */
+function cpLen(s: string, i: number): number {
+  return isHigh(s.charCodeAt(i)) && i + 1 < s.length && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
+}
+
+/**
+ * Cut one line into pieces of cost <= avail. Searches windows near the budget size instead of measuring the
+ * ever-shorter remainder, so a megabyte-long line costs O(n log budget).
+ */
+function cutLine(line: string, avail: number, cost: (s: string) => number): string[] {
+  const pieces: string[] = [];
+  let pos = 0;
+  const n = line.length;
+  while (pos < n) {
+    // Largest end (code point boundary) with cost(line[pos, end)) <= avail.
+    let lo = pos; // known to fit
+    let hi: number; // known not to fit, or n + 1
+    let guess = Math.min(n, pos + Math.max(1, Math.floor(avail)));
+    guess = snap(line, guess);
+    if (guess <= pos) guess = pos + cpLen(line, pos);
+    if (cost(line.slice(pos, guess)) <= avail) {
+      lo = guess;
+      hi = n + 1;
+      // Cheap characters (cost below one per unit): widen until it stops fitting.
+      let step = guess - pos;
+      while (lo < n) {
+        const next = snap(line, Math.min(n, lo + step));
+        if (next <= lo) break;
+        if (cost(line.slice(pos, next)) <= avail) {
+          lo = next;
+          step *= 2;
+        } else {
+          hi = next;
+          break;
+        }
+      }
+    } else {
+      hi = guess;
+    }
+    while (hi - lo > 1) {
+      let mid = snap(line, (lo + hi) >> 1);
+      if (mid <= lo) mid = lo + cpLen(line, lo);
+      if (mid >= hi) break;
+      if (cost(line.slice(pos, mid)) <= avail) lo = mid;
+      else hi = mid;
+    }
+    let end = lo;
+    if (end >= n) {
+      pieces.push(line.slice(pos));
+      break;
+    }
+    if (end <= pos) end = pos + cpLen(line, pos); // a single code point bigger than the budget: cannot do better
+    // Keep combining marks and joined emoji with their base character.
+    let e = end;
+    while (e > pos) {
+      const cp = line.codePointAt(e)!;
+      const prev = line.codePointAt(snap(line, e - 1))!;
+      if (!isExtender(cp) && prev !== 0x200d) break;
+      e = snap(line, e - 1);
+    }
+    if (e > pos) end = e;
+    else {
+      // The whole cluster is bigger than a piece: at least do not start the next piece with a mark or joiner.
+      e = end;
+      while (e > pos && isExtender(line.codePointAt(e)!)) e = snap(line, e - 1);
+      if (e > pos) end = e;
+    }
+    // Prefer a word boundary in the second half of the piece.
+    const sp = line.lastIndexOf(" ", end);
+    if (sp > pos && sp - pos >= (end - pos) / 2) {
+      const piece = line.slice(pos, sp).trimEnd();
+      pieces.push(piece === "" ? line.slice(pos, sp) : piece);
+      pos = sp + 1;
+    } else {
+      pieces.push(line.slice(pos, end));
+      pos = end;
+    }
+  }
+  return pieces;
+}
+
+/**
+ * Split `text` into parts whose cost is at most `opts.budget`, in order. Joining the parts with "\n" gives
+ * back the text, except for fence lines added to close/reopen code blocks, blank lines at cut points and
+ * whitespace where an over-long line was cut.
+ */
+export function split(text: string, opts: SplitOptions): string[] {
+  const { budget, cost } = opts;
+  if (!(budget < Infinity) || cost(text) <= budget) return [text];
+
+  const nl = cost("\n");
+  const src = text.split("\n");
+
+  // Fence state after each source line: index into `fences`, or -1 outside any fenced block.
+  const fences: Fence[] = [];
+  const srcCost = src.map((l) => cost(l));
+  const srcState: number[] = new Array(src.length);
+  let open = -1;
+  let openChar = "";
+  let openLen = 0;
+  for (let i = 0; i < src.length; i++) {
+    const m = FENCE_OPEN.exec(src[i]!);
+    if (open < 0) {
+      if (m && !(m[2]![0] === "`" && m[3]!.includes("`"))) {
+        const close = m[1]! + m[2]!;
+        const closeCost = cost(close);
+        fences.push({
+          open: src[i]!,
+          openCost: srcCost[i]!,
+          close,
+          closeCost,
+          usable: srcCost[i]! + closeCost + 2 * nl <= budget / 2,
+        });
+        open = fences.length - 1;
+        openChar = m[2]![0]!;
+        openLen = m[2]!.length;
+      }
+    } else if (m && m[2]![0] === openChar && m[2]!.length >= openLen && isBlank(m[3]!)) {
+      open = -1;
+    }
+    srcState[i] = open;
+  }
+  const usable = (f: number) => (f >= 0 && fences[f]!.usable ? f : -1);
+
+  // Lines as packed: source lines, with over-long ones cut into pieces that each fit a part on their own.
+  const lines: string[] = [];
+  const costs: number[] = [];
+  const state: number[] = [];
+  const blankCut: boolean[] = []; // a blank line outside code: a paragraph break
+  const fenceStart: boolean[] = []; // opens a code block from outside one
+  for (let i = 0; i < src.length; i++) {
+    const before = i > 0 ? usable(srcState[i - 1]!) : -1;
+    const after = usable(srcState[i]!);
+    const overhead =
+      (before >= 0 ? fences[before]!.openCost + nl : 0) + (after >= 0 ? nl + fences[after]!.closeCost : 0);
+    const avail = budget - overhead;
+    if (srcCost[i]! <= avail) {
+      lines.push(src[i]!);
+      costs.push(srcCost[i]!);
+      state.push(after);
+      blankCut.push(before < 0 && srcState[i]! < 0 && isBlank(src[i]!));
+      fenceStart.push(before < 0 && srcState[i]! >= 0 && (i === 0 || srcState[i - 1]! < 0));
+      continue;
+    }
+    const pieces = cutLine(src[i]!, avail, cost);
+    for (let k = 0; k < pieces.length; k++) {
+      lines.push(pieces[k]!);
+      costs.push(cost(pieces[k]!));
+      state.push(k === pieces.length - 1 ? after : before);
+      blankCut.push(false);
+      fenceStart.push(false);
+    }
+  }
+
+  const parts: string[] = [];
+  const n = lines.length;
+  let i = 0;
+  while (i < n) {
+    let prev = i > 0 ? state[i - 1]! : -1;
+    if (parts.length > 0 && prev < 0) {
+      while (i < n && isBlank(lines[i]!) && state[i]! < 0) i++;
+      if (i >= n) break;
+      prev = i > 0 ? state[i - 1]! : -1;
+    }
+    const out: string[] = [];
+    let acc = 0;
+    let head = 0; // lines added by us at the start of this part
+    if (parts.length > 0 && prev >= 0) {
+      out.push(fences[prev]!.open);
+      acc = fences[prev]!.openCost;
+      head = 1;
+    }
+    let good: { len: number; next: number; acc: number } | null = null;
+    while (i < n) {
+      const add = (out.length > 0 ? nl : 0) + costs[i]!;
+      const f = state[i]!;
+      const tail = f >= 0 && i < n - 1 ? nl + fences[f]!.closeCost : 0;
+      if (acc + add + tail > budget) break;
+      if (out.length > head) {
+        if (blankCut[i]) good = { len: out.length, next: i + 1, acc };
+        else if (fenceStart[i]) good = { len: out.length, next: i, acc };
+      }
+      out.push(lines[i]!);
+      acc += add;
+      i++;
+    }
+    if (out.length === head) {
+      // Only possible when one code point costs more than the whole budget.
+      out.push(lines[i]!);
+      i++;
+    } else if (i < n && good && good.acc >= (budget * 2) / 3) {
+      out.length = good.len;
+      i = good.next;
+    }
+    const endState = state[i - 1]!;
+    if (i < n && endState >= 0) {
+      out.push(fences[endState]!.close);
+    } else if (i < n) {
+      while (out.length > head + 1 && isBlank(out[out.length - 1]!)) out.pop();
+    }
+    parts.push(out.join("\n"));
+  }
+  return parts;
+}
