@@ -89,8 +89,11 @@ export interface ChannelDef<O extends { type: string } = any> {
   render(text: string, format: Format, opts: O): string;
   /** Builds the request for one part of the rendered text. */
   build(part: string, ctx: PartContext, opts: O): HttpRequest;
-  /** Classifies a platform answer from its status and body. */
-  classify(res: HttpResponse): Outcome;
+  /**
+   * Classifies a platform answer from its status and body. `opts` carries per-channel success rules
+   * (the generic webhook's `success = { path, equals }`).
+   */
+  classify(res: HttpResponse, opts: O): Outcome;
   /** Every string that must never be shown: tokens, secrets, keys inside URLs. */
   secrets(opts: O): string[];
   /** A redacted, human-readable description of the destination (for `pp channels`, logs). */

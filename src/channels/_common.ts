@@ -1,0 +1,386 @@
+import * as v from "valibot";
+import type { HttpRequest, HttpResponse, Outcome, OutcomeKind } from "../core/types.ts";
+
+/** Headers every channel request carries. */
+export const JSON_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Type": "application/json; charset=utf-8",
+  "User-Agent": "pp",
+};
+
+/** Longest piece of a platform's own error text kept in an outcome. */
+const ERROR_TEXT_MAX = 300;
+
+// ---------------------------------------------------------------------------
+// Rates and durations
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
+};
+const UNITS = "ms, s, min, h, d";
+
+/** "20/min", "5/2s", "1/s", "100/h" -> at most `count` requests per `windowMs`. */
+export function parseRate(s: string): { count: number; windowMs: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*$/i.exec(s);
+  const unit = m ? UNIT_MS[m[3]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new Error(`invalid rate "${s}": expected COUNT/WINDOW such as "20/min", "5/2s" or "100/h" (units: ${UNITS})`);
+  }
+  const count = Number(m[1]);
+  const windowMs = (m[2] === undefined ? 1 : Number(m[2])) * unit;
+  if (count < 1 || windowMs <= 0) throw new Error(`invalid rate "${s}": count and window must be greater than 0`);
+  return { count, windowMs };
+}
+
+/** "10s", "500ms", "2m", "1m30s", "1.5h" -> milliseconds. */
+export function parseDuration(s: string): number {
+  const re = /(\d+(?:\.\d+)?)\s*([a-z]+)/giy;
+  const text = s.trim();
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const unit = UNIT_MS[m[2]!.toLowerCase()];
+    if (unit === undefined) break;
+    total += Number(m[1]) * unit;
+    matched = re.lastIndex;
+    while (text[re.lastIndex] === " ") re.lastIndex++;
+  }
+  if (text === "" || matched !== text.length) {
+    throw new Error(
+      `invalid duration "${s}": expected a number with a unit such as "500ms", "10s", "2m" or "1h" (units: ${UNITS})`,
+    );
+  }
+  return Math.round(total);
+}
+
+// ---------------------------------------------------------------------------
+// Schema pieces
+
+/** A valibot check whose message comes from a function returning the problem (or undefined). */
+export function checkWith<T>(problem: (input: T) => string | undefined) {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const message = problem(dataset.value);
+    if (message !== undefined) addIssue({ message });
+  });
+}
+
+function thrownMessage(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export function isHttpUrl(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const u = new URL(s);
+  return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+}
+
+/** Any http(s) URL; the message never repeats the value, which holds a token. */
+export const httpUrl = v.pipe(v.string(), v.check(isHttpUrl, "must be an http(s) URL"));
+
+const rateString = v.pipe(
+  v.string(),
+  checkWith((s: string) => thrownMessage(() => parseRate(s))),
+);
+
+/** Fields every channel section accepts. */
+export const commonFields = {
+  rate: v.optional(v.union([rateString, v.array(rateString)], 'must be a rate such as "20/min" or a list of rates')),
+  timeout: v.optional(
+    v.pipe(
+      v.string(),
+      checkWith(
+        (s: string) =>
+          thrownMessage(() => parseDuration(s)) ?? (parseDuration(s) > 0 ? undefined : "must be longer than 0"),
+      ),
+    ),
+  ),
+  retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"))),
+};
+
+export const stringList = v.array(v.string());
+
+// ---------------------------------------------------------------------------
+// Secrets and redaction
+
+function looksLikeToken(segment: string): boolean {
+  return (segment.length >= 8 && /\d/.test(segment)) || segment.length >= 20;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Every string of a webhook URL that must not be shown: query values, token-like path segments, the URL itself. */
+export function urlSecrets(url: string): string[] {
+  const out = new Set<string>([url]);
+  if (URL.canParse(url)) {
+    const u = new URL(url);
+    for (const seg of u.pathname.split("/")) {
+      if (looksLikeToken(seg)) out.add(seg).add(safeDecode(seg));
+    }
+    for (const pair of u.search.slice(1).split("&")) {
+      const raw = pair.slice(pair.indexOf("=") + 1);
+      if (pair.includes("=") && raw !== "") out.add(raw).add(safeDecode(raw.replaceAll("+", " ")));
+    }
+    if (u.password) out.add(u.password).add(safeDecode(u.password));
+    if (u.username) out.add(u.username).add(safeDecode(u.username));
+  }
+  return [...out].filter((s) => s.length > 0);
+}
+
+/** Origin and path with token-like segments and every query value replaced by "***". */
+export function redactUrl(url: string): string {
+  if (!URL.canParse(url)) return "***";
+  const u = new URL(url);
+  const path = u.pathname
+    .split("/")
+    .map((seg) => (looksLikeToken(seg) ? "***" : seg))
+    .join("/");
+  const query = u.search
+    .slice(1)
+    .split("&")
+    .filter((pair) => pair !== "")
+    .map((pair) => (pair.includes("=") ? `${pair.slice(0, pair.indexOf("="))}=***` : pair))
+    .join("&");
+  return `${u.origin}${path}${query ? `?${query}` : ""}`;
+}
+
+/** A stable identity for rate limiting; the raw URL never leaves this function. */
+export function rateKeyOf(type: string, url: string, dropParams: readonly string[] = []): string {
+  let key = url;
+  if (dropParams.length > 0 && URL.canParse(url)) {
+    const u = new URL(url);
+    for (const p of dropParams) u.searchParams.delete(p);
+    key = u.href;
+  }
+  return `${type}:${new Bun.CryptoHasher("sha256").update(key).digest("hex")}`;
+}
+
+/** Platform text made safe to keep: URLs in it redacted, whitespace collapsed, length capped. */
+export function errorText(s: string, max = ERROR_TEXT_MAX): string {
+  const clean = s
+    .replace(/https?:\/\/[^\s"'<>]+/g, redactUrl)
+    .replace(/\s+/g, " ")
+    .trim();
+  if (clean.length <= max) return clean;
+  return `${Array.from(clean.slice(0, max)).slice(0, -1).join("")}…`;
+}
+
+// ---------------------------------------------------------------------------
+// Sizes and payload helpers
+
+export function byteLength(s: string): number {
+  return Buffer.byteLength(s, "utf8");
+}
+
+/** Cuts to at most `max` code points, never inside a surrogate pair. */
+export function truncateChars(s: string, max: number): string {
+  const chars = Array.from(s);
+  return chars.length <= max ? s : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+/** Parses a request body this module built; measure() relies on it. */
+export function bodyJson(body: string | undefined): any {
+  return JSON.parse(body ?? "null");
+}
+
+/** Adds the keyword on a line of its own unless the text already contains it (Feishu and DingTalk drop such messages). */
+export function withKeyword(text: string, keyword: string | undefined, alsoSearched = "", newline = "\n"): string {
+  if (!keyword || text.includes(keyword) || alsoSearched.includes(keyword)) return text;
+  return `${text}${newline}${keyword}`;
+}
+
+export function isLastPart(ctx: { index: number; total: number }): boolean {
+  return ctx.index === ctx.total - 1;
+}
+
+// ---------------------------------------------------------------------------
+// Classification
+
+/** Retry-After as seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function statusText(res: HttpResponse): string {
+  const body = errorText(res.body);
+  return body ? `HTTP ${res.status}: ${body}` : `HTTP ${res.status}`;
+}
+
+/**
+ * Status-only classification: 2xx ok, 429 rate limited, 408/425/5xx retryable, the rest permanent.
+ * 501 is the exception among 5xx: the server does not support the request (Mattermost: webhooks disabled).
+ */
+export function classifyHttp(res: HttpResponse): Outcome {
+  const s = res.status;
+  if (s >= 200 && s < 300) return { kind: "ok" };
+  if (s === 501) return { kind: "permanent", error: statusText(res), code: s };
+  if (s === 429) {
+    const wait = retryAfterMs(res.headers);
+    return {
+      kind: "rate_limited",
+      error: statusText(res),
+      code: s,
+      ...(wait === undefined ? {} : { retryAfterMs: wait }),
+    };
+  }
+  if (s === 408 || s === 425 || s >= 500) return { kind: "retryable", error: statusText(res), code: s };
+  return { kind: "permanent", error: statusText(res), code: s };
+}
+
+export function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+export function unexpected(res: HttpResponse): Outcome {
+  return {
+    kind: "permanent",
+    error: `unexpected response: ${errorText(res.body, 200)}`,
+    code: res.status,
+  };
+}
+
+export interface CodeRow {
+  kind: OutcomeKind;
+  retryAfterMs?: number;
+  /** Added to the platform's message to say what to check. */
+  hint?: string;
+}
+
+/** How a platform that answers HTTP 200 with a numeric code in the body reports its result. */
+export interface CodeTable {
+  /** Fields holding the code, first present wins (Feishu still sends the legacy StatusCode). */
+  codeFields: readonly string[];
+  messageFields: readonly string[];
+  rows: Readonly<Record<number, CodeRow>>;
+}
+
+/**
+ * Body-code classification for WeCom, Feishu and DingTalk. A 2xx without a readable code is never taken as
+ * success: those platforms report most failures with HTTP 200.
+ */
+export function classifyByCode(res: HttpResponse, table: CodeTable): Outcome {
+  if (res.status === 429 || res.status === 408 || res.status === 425 || res.status >= 500) return classifyHttp(res);
+  const json = parseJson(res.body);
+  const obj = json !== null && typeof json === "object" ? (json as Record<string, unknown>) : undefined;
+  const field = obj && table.codeFields.find((f) => typeof obj[f] === "number");
+  if (!obj || field === undefined) return res.status >= 200 && res.status < 300 ? unexpected(res) : classifyHttp(res);
+  const code = obj[field] as number;
+  if (code === 0) return { kind: "ok" };
+  const row = table.rows[code] ?? { kind: "permanent" };
+  const msgField = table.messageFields.find((f) => typeof obj[f] === "string" && obj[f] !== "");
+  const message = msgField === undefined ? `error ${code}` : errorText(obj[msgField] as string);
+  const out: Outcome = {
+    kind: row.kind,
+    code,
+    error: row.hint ? `${message} (${row.hint})` : message,
+  };
+  if (row.retryAfterMs !== undefined) out.retryAfterMs = row.retryAfterMs;
+  return out;
+}
+
+/** A JSON POST with the standard headers. */
+export function postJson(url: string, payload: unknown): HttpRequest {
+  return {
+    method: "POST",
+    url,
+    headers: { ...JSON_HEADERS },
+    body: JSON.stringify(payload),
+  };
+}
+
+/** secrets/target/rateKey for channels whose credential is the webhook URL (plus an optional signing secret). */
+export function webhookIdentity<O extends { type: string; webhook: string; secret?: string | undefined }>(
+  dropFromKey: readonly string[] = [],
+) {
+  return {
+    secrets: (o: O): string[] => [...urlSecrets(o.webhook), ...(o.secret ? [o.secret] : [])],
+    target: (o: O): string => redactUrl(o.webhook),
+    rateKey: (o: O): string => rateKeyOf(o.type, o.webhook, dropFromKey),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Templates: "{{ text | json }}", logic-less, for the generic webhook's body and URL
+
+export type TemplateVars = {
+  text: string;
+  title: string | undefined;
+  format: string;
+  timestamp: string;
+};
+const VARIABLES = ["text", "title", "format", "timestamp"] as const;
+
+/** Escapes U+2028/U+2029 too: valid JSON, but they end a line when the JSON is embedded in JavaScript. */
+export function jsonValue(value: string | undefined): string {
+  return JSON.stringify(value ?? null).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+const FILTERS: Readonly<Record<string, (value: string | undefined) => string>> = {
+  /** A complete JSON value, quotes included (null when there is no title). */
+  json: jsonValue,
+  /** The inside of a JSON string, for "prefix {{ title | json_escape }}". */
+  json_escape: (value) => jsonValue(value ?? "").slice(1, -1),
+  url: (value) => encodeURIComponent(value ?? ""),
+};
+
+const TAG = /\{\{\s*(.*?)\s*\}\}/g;
+
+/** Every {{ … }} tag's variable and filters, or the first problem found. */
+export function parseTags(template: string): { name: keyof TemplateVars; filters: string[] }[] | string {
+  const tags: { name: keyof TemplateVars; filters: string[] }[] = [];
+  for (const m of template.matchAll(TAG)) {
+    const [name = "", ...filters] = m[1]!.split("|").map((s) => s.trim());
+    if (!(VARIABLES as readonly string[]).includes(name)) {
+      return `unknown variable "${name}" in ${m[0]} (known: ${VARIABLES.join(", ")})`;
+    }
+    const bad = filters.find((f) => !Object.hasOwn(FILTERS, f));
+    if (bad !== undefined) return `unknown filter "${bad}" in ${m[0]} (known: ${Object.keys(FILTERS).join(", ")})`;
+    tags.push({ name: name as keyof TemplateVars, filters });
+  }
+  if (template.replace(TAG, "").includes("{{")) return 'a "{{" has no matching "}}"';
+  return tags;
+}
+
+/** Plain {{ x }} inserts raw text; in a URL every substitution is percent-encoded unless it already ends in `url`. */
+export function renderTemplate(template: string, vars: TemplateVars, inUrl = false): string {
+  return template.replace(TAG, (_all, expr: string) => {
+    const [name, ...filters] = expr.split("|").map((s) => s.trim());
+    if (inUrl && filters.at(-1) !== "url") filters.push("url");
+    let value: string | undefined = vars[name as keyof TemplateVars];
+    for (const f of filters) value = FILTERS[f]!(value);
+    return value ?? "";
+  });
+}

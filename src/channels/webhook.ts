@@ -1,0 +1,199 @@
+import * as v from "valibot";
+import type { RawCheckIssue } from "valibot";
+import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
+import {
+  checkWith,
+  classifyHttp,
+  commonFields,
+  errorText,
+  httpUrl,
+  jsonValue,
+  parseJson,
+  parseTags,
+  rateKeyOf,
+  redactUrl,
+  renderTemplate,
+  unexpected,
+  urlSecrets,
+  type TemplateVars,
+} from "./_common.ts";
+
+// Generic webhook: a user-templated request. Design notes in the project docs (platforms.md §16); peers:
+// https://github.com/caronc/apprise/blob/master/apprise/plugins/NotifyJSON.py
+const DOCS = "https://github.com/containrrr/shoutrrr/blob/main/docs/services/generic.md";
+const DEFAULT_CONTENT_TYPE = "application/json; charset=utf-8";
+
+const isJsonType = (contentType: string) => /[/+]json\b/i.test(contentType);
+
+/** Values chosen to break a template that puts raw text inside JSON. */
+const SAMPLES: TemplateVars[] = [
+  {
+    text: 'line "one" \\ end\nline\ttwo \u2028',
+    title: 'A "title"',
+    format: "markdown",
+    timestamp: "2025-01-01T00:00:00.000Z",
+  },
+  {
+    text: "plain",
+    title: undefined,
+    format: "text",
+    timestamp: "2025-01-01T00:00:00.000Z",
+  },
+];
+
+/** The problem with a body template (unknown variable or filter, or not JSON for a JSON content type), if any. */
+export function validateTemplate(body: string, contentType = DEFAULT_CONTENT_TYPE): string | undefined {
+  const tags = parseTags(body);
+  if (typeof tags === "string") return tags;
+  if (!isJsonType(contentType)) return undefined;
+  for (const sample of SAMPLES) {
+    const rendered = renderTemplate(body, sample);
+    try {
+      JSON.parse(rendered);
+    } catch (e) {
+      const why = `body does not render to valid JSON for a sample message (${(e as Error).message})`;
+      const raw = tags.find(
+        (t) => (t.name === "text" || t.name === "title") && !t.filters.some((f) => f.startsWith("json")),
+      );
+      if (raw) {
+        return `${why}: {{ ${raw.name} }} inserts raw text; write {{ ${raw.name} | json }} for a whole JSON value or "{{ ${raw.name} | json_escape }}" inside quotes`;
+      }
+      // The rendered body is not echoed: a template may hold a literal credential.
+      return why;
+    }
+  }
+  return undefined;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const fields = v.strictObject({
+  type: v.literal("webhook"),
+  url: v.pipe(
+    httpUrl,
+    checkWith((u: string) => {
+      const t = parseTags(u);
+      return typeof t === "string" ? t : undefined;
+    }),
+  ),
+  method: v.optional(v.picklist(["GET", "POST", "PUT", "PATCH"]), "POST"),
+  headers: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(HEADER_NAME, "header names may contain only letters, digits and !#$%&'*+.^_`|~-")),
+      v.pipe(
+        v.string(),
+        v.check((s) => !/[\r\n]/.test(s), "header values must not contain line breaks"),
+      ),
+    ),
+    {},
+  ),
+  body: v.optional(v.string()),
+  content_type: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((s) => !/[\r\n]/.test(s), "must not contain line breaks"),
+    ),
+    DEFAULT_CONTENT_TYPE,
+  ),
+  /** An HTTP 2xx counts only when the JSON answer has `equals` at `path` (e.g. errcode = 0). */
+  success: v.optional(
+    v.strictObject({
+      path: v.pipe(v.string(), v.minLength(1, "must not be empty")),
+      equals: v.union([v.string(), v.number(), v.boolean()]),
+    }),
+  ),
+  ...commonFields,
+});
+type Fields = v.InferOutput<typeof fields>;
+
+const schema = v.pipe(
+  fields,
+  v.forward<Fields, RawCheckIssue<Fields>, ["body"]>(
+    checkWith<Fields>((o) => (o.body === undefined ? undefined : validateTemplate(o.body, o.content_type))),
+    ["body"],
+  ),
+  v.forward<Fields, RawCheckIssue<Fields>, ["method"]>(
+    checkWith<Fields>((o) =>
+      o.body !== undefined && o.method === "GET"
+        ? "a GET request has no body; remove `body` or use another method"
+        : undefined,
+    ),
+    ["method"],
+  ),
+);
+export type WebhookOptions = v.InferOutput<typeof schema>;
+
+function build(part: string, ctx: PartContext, o: WebhookOptions): HttpRequest {
+  const vars: TemplateVars = {
+    text: part,
+    title: ctx.title,
+    format: ctx.format,
+    timestamp: new Date(ctx.now).toISOString(),
+  };
+  const headers: Record<string, string> = { "User-Agent": "pp" };
+  if (o.method !== "GET") headers["Content-Type"] = o.content_type;
+  for (const [name, value] of Object.entries(o.headers)) {
+    for (const existing of Object.keys(headers))
+      if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
+    headers[name] = value;
+  }
+  const req: HttpRequest = {
+    method: o.method,
+    url: renderTemplate(o.url, vars, true),
+    headers,
+  };
+  if (o.method === "GET") return req;
+  if (o.body !== undefined) req.body = renderTemplate(o.body, vars);
+  else if (isJsonType(o.content_type)) {
+    req.body = `{"title":${jsonValue(vars.title)},"text":${jsonValue(vars.text)},"format":${jsonValue(vars.format)},"timestamp":${jsonValue(vars.timestamp)}}`;
+  } else req.body = part;
+  return req;
+}
+
+function valueAt(json: unknown, path: string): unknown {
+  let cur = json;
+  for (const key of path.split("."))
+    cur = cur !== null && typeof cur === "object" ? (cur as Record<string, unknown>)[key] : undefined;
+  return cur;
+}
+
+function classify(res: HttpResponse, o?: WebhookOptions): Outcome {
+  const http = classifyHttp(res);
+  if (http.kind !== "ok" || !o?.success) return http;
+  const json = parseJson(res.body);
+  if (json === undefined) return unexpected(res);
+  const actual = valueAt(json, o.success.path);
+  if (actual === o.success.equals) return http;
+  const code = typeof actual === "string" || typeof actual === "number" ? actual : undefined;
+  const error = `${o.success.path} is ${JSON.stringify(actual) ?? "missing"}, expected ${JSON.stringify(o.success.equals)}: ${errorText(res.body, 200)}`;
+  return code === undefined ? { kind: "permanent", error } : { kind: "permanent", error, code };
+}
+
+/** Header values are secrets unless plainly descriptive: a wrong guess the other way would leak a token. */
+const PUBLIC_HEADERS = new Set(["content-type", "accept", "user-agent"]);
+
+const webhook: ChannelDef<WebhookOptions> = {
+  type: "webhook",
+  label: "Generic webhook",
+  schema,
+  rate: [],
+  docs: DOCS,
+  limit: () => ({ max: Infinity, unit: "chars", scope: "body" }),
+  measure: (req) => req.body?.length ?? 0,
+  render: (text) => text,
+  build,
+  classify,
+  secrets: (o) => [
+    ...urlSecrets(o.url),
+    ...Object.entries(o.headers).flatMap(([name, value]) => {
+      if (PUBLIC_HEADERS.has(name.toLowerCase()) || value.trim() === "") return [];
+      // "Bearer <token>": a receiver may echo the token alone.
+      const last = value.trim().split(/\s+/).at(-1)!;
+      return last === value ? [value] : [value, last];
+    }),
+  ],
+  target: (o) => redactUrl(o.url),
+  rateKey: (o) => rateKeyOf("webhook", o.url),
+};
+
+export default webhook;

@@ -1,0 +1,99 @@
+import * as v from "valibot";
+import { toWecom } from "../core/markdown.ts";
+import type { ChannelDef, HttpRequest } from "../core/types.ts";
+import {
+  bodyJson,
+  byteLength,
+  classifyByCode,
+  commonFields,
+  httpUrl,
+  postJson,
+  stringList,
+  webhookIdentity,
+  type CodeTable,
+} from "./_common.ts";
+
+// WeCom group robot ("消息推送"): https://developer.work.weixin.qq.com/document/path/91770
+// Error codes: https://developer.work.weixin.qq.com/document/path/90313
+const DOCS = "https://developer.work.weixin.qq.com/document/path/91770";
+/** UTF-8 bytes of the `content` field, per message type. */
+const MAX_BYTES = { text: 2048, markdown: 4096 } as const;
+const RATE = ["20/min"];
+const RATE_WINDOW_MS = 60_000;
+
+const CODES: CodeTable = {
+  codeFields: ["errcode"],
+  messageFields: ["errmsg"],
+  rows: {
+    [-1]: { kind: "retryable" },
+    45009: { kind: "rate_limited", retryAfterMs: RATE_WINDOW_MS },
+    93000: { kind: "permanent", hint: "check the webhook key; the robot may have been removed from the group" },
+    93004: { kind: "permanent", hint: "the robot is disabled" },
+    93008: { kind: "permanent", hint: "the robot is not in the group" },
+    40058: { kind: "permanent" },
+    44004: { kind: "permanent" },
+    40008: { kind: "permanent" },
+    45002: { kind: "permanent" },
+  },
+};
+
+const schema = v.strictObject({
+  type: v.literal("wecom"),
+  webhook: httpUrl,
+  /** userids, or "@all"; the text message type only. */
+  mentioned_list: v.optional(stringList),
+  /** Phone numbers, or "@all"; the text message type only. */
+  mentioned_mobile_list: v.optional(stringList),
+  /** v2 adds lists, tables and code blocks but has no mentions and needs WeCom 4.1.36 or newer. */
+  markdown: v.optional(v.picklist(["v1", "v2"]), "v1"),
+  ...commonFields,
+});
+export type WecomOptions = v.InferOutput<typeof schema>;
+
+function msgtype(format: string, o: WecomOptions): "text" | "markdown" | "markdown_v2" {
+  if (format !== "markdown") return "text";
+  return o.markdown === "v2" ? "markdown_v2" : "markdown";
+}
+
+/**
+ * Mentions go on the first part only, so a split message pings once. The mention arrays work only with
+ * the text type; v1 markdown can still name userids inline as <@userid>, but neither markdown version can
+ * reach "@all" or phone numbers, so those apply to text messages only (documented limitation of WeCom).
+ */
+function build(part: string, ctx: { title?: string; format: string; index: number }, o: WecomOptions): HttpRequest {
+  const type = msgtype(ctx.format, o);
+  const first = ctx.index === 0;
+  if (type === "text") {
+    const text: Record<string, unknown> = { content: ctx.title === undefined ? part : `${ctx.title}\n${part}` };
+    if (first && o.mentioned_list?.length) text.mentioned_list = o.mentioned_list;
+    if (first && o.mentioned_mobile_list?.length) text.mentioned_mobile_list = o.mentioned_mobile_list;
+    return postJson(o.webhook, { msgtype: type, text });
+  }
+  let content = ctx.title === undefined ? part : `# ${ctx.title}\n${part}`;
+  const inline = type === "markdown" && first ? (o.mentioned_list ?? []).filter((id) => id !== "@all") : [];
+  if (inline.length > 0) content += `\n${inline.map((id) => `<@${id}>`).join(" ")}`;
+  return postJson(o.webhook, { msgtype: type, [type]: { content } });
+}
+
+const wecom: ChannelDef<WecomOptions> = {
+  type: "wecom",
+  label: "WeCom group robot",
+  schema,
+  rate: RATE,
+  docs: DOCS,
+  limit: (_o, ctx) => ({
+    max: ctx.format === "markdown" ? MAX_BYTES.markdown : MAX_BYTES.text,
+    unit: "bytes",
+    scope: "content",
+  }),
+  measure(req) {
+    const body = bodyJson(req.body);
+    return byteLength(body[body.msgtype].content);
+  },
+  render: (text, format, o) => (format === "markdown" ? toWecom(text, o.markdown) : text),
+  build,
+  classify: (res) => classifyByCode(res, CODES),
+  ...webhookIdentity<WecomOptions>(),
+};
+
+export default wecom;
