@@ -101,10 +101,10 @@ export function reportError(err: unknown): number {
   }
   const e = err as Error;
   process.stderr.write(`pp: internal error: ${e?.stack ?? e}\n`);
-  return 3;
+  return 1;
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
+  // Not process.exit(): it can cut off output still being written to a pipe (pp log --json | jq).
+  process.exitCode = await main(process.argv.slice(2));
 }

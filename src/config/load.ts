@@ -130,7 +130,11 @@ function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unk
   }
   const issue = issues[0]!;
   if (isMissingKey(issue)) fail(file, issuePath(prefix, issue), "is required");
-  const msg = issue.message.replace(/^Invalid type: Expected (.*) but received (.*)$/, "must be $1, not $2");
+  // Never echo the value itself: it may be a secret given with the wrong type.
+  const got = Array.isArray(issue.input) ? "a list" : issue.input === null ? "null" : `a ${typeof issue.input}`;
+  const choice = ["picklist", "literal", "enum"].includes(issue.type);
+  const expected = (issue.expected ?? "").replace(/^\((.*)\)$/, "$1").replaceAll(" | ", " or ");
+  const msg = choice ? `must be ${expected}` : issue.message.startsWith("Invalid type:") ? `must be ${expected}, not ${got}` : issue.message;
   fail(file, issuePath(prefix, issue), msg);
 }
 

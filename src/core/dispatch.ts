@@ -163,7 +163,8 @@ async function deliver(t: Target, p: Plan, deliveryId: number, msg: Outgoing, o:
         const wait = o.limiter.acquire(key, t.rates, clock());
         if (wait === 0) break;
         if (clock() + wait > o.deadline || signal.aborted) {
-          return finish("failed", `${where(i)}deadline reached while waiting ${fmtMs(wait)} for a rate-limit slot (${t.rateText || "platform asked to slow down"})`);
+          const why = t.rateText ? `limit ${t.rateText}` : "the platform asked to slow down";
+          return finish("failed", `${where(i)}deadline reached: the next rate-limit slot is ${fmtMs(wait)} away (${why})`);
         }
         if (wait > 1000 && !announced) {
           o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "rate_limit" });

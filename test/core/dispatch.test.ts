@@ -100,7 +100,7 @@ describe("dispatch", () => {
     const clock = virtualClock();
     const second = await send([t], "two", 60_000, clock);
     expect(second.deliveries[0]!.status).toBe("failed");
-    expect(second.deliveries[0]!.error).toContain("deadline reached while waiting");
+    expect(second.deliveries[0]!.error).toContain("deadline reached: the next rate-limit slot is");
     expect(second.deliveries[0]!.error).toContain("1/h");
     expect(clock.slept).toEqual([]);
     expect(store!.log.list({ failed: true })[0]!.error).toContain("deadline");
