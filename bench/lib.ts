@@ -1,0 +1,190 @@
+import { join } from "node:path";
+
+/**
+ * Measuring whole processes: wall time and peak RSS of short commands, run round-robin so that the
+ * noise of a shared machine falls on every command alike and ratios between them stay meaningful.
+ */
+
+export interface Cmd {
+  name: string;
+  argv: string[];
+  env?: Record<string, string | undefined>;
+  /** Exit codes that count as success (default [0]). */
+  ok?: number[];
+}
+
+export interface Sample {
+  ms: number;
+  rssBytes: number;
+}
+
+export interface Summary {
+  name: string;
+  runs: number;
+  medianMs: number;
+  p90Ms: number;
+  minMs: number;
+  medianRssBytes: number;
+  maxRssBytes: number;
+  /** In round order, so two commands' samples can be paired by index. */
+  samples: Sample[];
+}
+
+/**
+ * Peak RSS needs a fork()ing parent: Bun starts children with vfork/posix_spawn, and Linux folds the parent's
+ * RSS high-water mark into the child's at exec, so resourceUsage().maxRSS is never below the bench's own RSS.
+ * GNU time forks from a tiny process, so its %M is the command's own peak.
+ */
+export const TIME = ["/usr/bin/time", "/bin/time"].find((p) => {
+  try {
+    return Bun.spawnSync([p, "-f", "%M", "true"], { stdout: "ignore", stderr: "pipe" }).exitCode === 0;
+  } catch {
+    return false;
+  }
+});
+export const rssMethod = TIME
+  ? `${TIME} -f %M`
+  : "Bun resourceUsage().maxRSS (no GNU time found: an upper bound that includes the bench process's own RSS)";
+
+/**
+ * One run. spawnSync keeps the bench's own event loop out of the measurement; anything the command talks
+ * to must therefore live in another process. With `rss`, the command runs under GNU time to read its peak
+ * RSS; the wall time of such a run includes time's own fork and is not used.
+ */
+export function runOnce(cmd: Cmd, rss = false): Sample & { stdout: string; stderr: string } {
+  const wrap = rss && TIME !== undefined;
+  const argv = wrap ? [TIME!, "-f", "%M", ...cmd.argv] : cmd.argv;
+  const started = performance.now();
+  const r = Bun.spawnSync(argv, { env: cmd.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const ms = performance.now() - started;
+  const stdout = r.stdout?.toString() ?? "";
+  let stderr = r.stderr?.toString() ?? "";
+  let rssBytes = r.resourceUsage?.maxRSS ?? NaN; // bytes in Bun
+  if (wrap) {
+    const lines = stderr.trimEnd().split("\n");
+    rssBytes = Number(lines.pop()) * 1024; // GNU time: kilobytes
+    if (lines.at(-1)?.startsWith("Command exited with non-zero status")) lines.pop();
+    stderr = lines.join("\n");
+  }
+  if (!(cmd.ok ?? [0]).includes(r.exitCode ?? -1)) {
+    throw new Error(`${cmd.name}: exited ${r.exitCode}${r.signalCode ? ` (${r.signalCode})` : ""}\n${stderr.slice(0, 2000)}`);
+  }
+  return { ms, rssBytes, stdout, stderr };
+}
+
+/**
+ * Warm-up rounds, then `runs` timed rounds in which every command runs once, then `rssRuns` rounds under GNU
+ * time for the memory figures. The starting command rotates each round so none always follows the same one.
+ */
+export function roundRobin(cmds: Cmd[], runs: number, warmup: number, rssRuns: number, onRound?: (round: number) => void): Summary[] {
+  for (let w = 0; w < warmup; w++) for (const c of cmds) runOnce(c);
+  const samples: Sample[][] = cmds.map(() => []);
+  const rss: number[][] = cmds.map(() => []);
+  for (let round = 0; round < runs + rssRuns; round++) {
+    for (let k = 0; k < cmds.length; k++) {
+      const i = (round + k) % cmds.length;
+      const s = runOnce(cmds[i]!, round >= runs);
+      if (round < runs) samples[i]!.push({ ms: s.ms, rssBytes: s.rssBytes });
+      else rss[i]!.push(s.rssBytes);
+    }
+    onRound?.(round);
+  }
+  return cmds.map((c, i) => {
+    const s = summarize(c.name, samples[i]!);
+    if (rss[i]!.length) {
+      const sorted = rss[i]!.sort((a, b) => a - b);
+      s.medianRssBytes = quantile(sorted, 0.5);
+      s.maxRssBytes = sorted.at(-1)!;
+    }
+    return s;
+  });
+}
+
+export function summarize(name: string, samples: Sample[]): Summary {
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const rss = samples.map((s) => s.rssBytes).sort((a, b) => a - b);
+  return {
+    name,
+    runs: samples.length,
+    medianMs: quantile(ms, 0.5),
+    p90Ms: quantile(ms, 0.9),
+    minMs: ms[0] ?? NaN,
+    medianRssBytes: quantile(rss, 0.5),
+    maxRssBytes: rss[rss.length - 1] ?? NaN,
+    samples,
+  };
+}
+
+/** Linear interpolation between closest ranks, on sorted input. */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** Median over rounds of a[i] / b[i]: each pair ran back to back, so it shares that moment's load. */
+export function pairedRatio(a: Summary, b: Summary): number {
+  const r = a.samples.map((s, i) => s.ms / b.samples[i]!.ms).sort((x, y) => x - y);
+  return quantile(r, 0.5);
+}
+
+export const fmtMs = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(1)} ms` : "-");
+export const fmtMiB = (bytes: number) => (Number.isFinite(bytes) && bytes > 0 ? `${(bytes / 1048576).toFixed(1)} MiB` : "-");
+export const fmtRatio = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "-");
+
+/** Plain text table, first column left-aligned, the others right-aligned. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Starts bench/fake-server.ts (a WeCom fake that never refuses) in its own process, so measured commands never
+ * wait on the bench's event loop. Returns its webhook URL; `cleanups` gets the function that stops it.
+ */
+export async function startFake(cleanups: (() => void)[]): Promise<string> {
+  const p = Bun.spawn(["bun", join(import.meta.dir, "fake-server.ts"), "wecom", "--no-rate"], { stdout: "pipe", stderr: "inherit" });
+  cleanups.push(() => p.kill("SIGTERM"));
+  const reader = p.stdout.getReader();
+  const timer = setTimeout(() => p.kill("SIGTERM"), 15_000);
+  let buf = "";
+  try {
+    while (!buf.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the wecom fake exited before printing its URL (code ${await p.exited})`);
+      buf += new TextDecoder().decode(value);
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+  return buf.split("\n")[0]!.trim();
+}
+
+/** The environment pp runs in: the caller's, minus any PP_* setting that would change what is measured. */
+export function ppEnv(extra: Record<string, string>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("PP_")) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** A pp config with one WeCom channel `w` whose limiter never throttles a benchmark loop. */
+export function benchConfig(url: string, dbPath: string): string {
+  return `[log]\npath = ${JSON.stringify(dbPath)}\n[channels.w]\ntype = "wecom"\nwebhook = ${JSON.stringify(url)}\nrate = "100000/s"\n`;
+}
+
+/** A small deterministic PRNG (mulberry32), so a generated data set is the same on every machine. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

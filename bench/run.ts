@@ -1,0 +1,290 @@
+/**
+ * Benchmarks of the compiled binary (dist/pp), printed as figures; nothing here passes or fails a build.
+ *
+ *   bun bench/run.ts            # 30 rounds after 3 warm-ups
+ *   bun bench/run.ts --quick    # fewer rounds, for a quick look
+ *   bun bench/run.ts --runs 50  # more rounds for the start-up part
+ *   bun bench/run.ts --build    # rebuild dist/pp first
+ *
+ * 1. Start-up and one send: `pp --version`, `pp send --dry-run`, `pp send` to a local WeCom fake (push log
+ *    write included) and `curl` posting the same payload to the same fake, run round-robin so that a busy
+ *    machine slows all of them alike; the figure to watch is the pp send / curl ratio.
+ * 2. `pp log` over a push log of a million deliveries, with the query plan behind `pp log --failed`.
+ * 3. Binary sizes.
+ *
+ * Where pp's start-up time goes, import by import: bun bench/startup.ts.
+ */
+import type { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { openDb } from "../src/store/db.ts";
+import { PushLog } from "../src/store/pushlog.ts";
+import {
+  benchConfig, type Cmd, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runOnce, startFake, type Summary, table,
+} from "./lib.ts";
+import { ensurePushlog } from "./pushlog.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const BIN = join(ROOT, "dist", process.platform === "win32" ? "pp.exe" : "pp");
+const argv = process.argv.slice(2);
+const QUICK = argv.includes("--quick");
+const runsArg = argv.indexOf("--runs");
+const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : QUICK ? 10 : 30;
+const WARMUP = QUICK ? 1 : 3;
+const LOG_RUNS = QUICK ? 5 : 15;
+const LOG_WARMUP = QUICK ? 1 : 2;
+/** Extra rounds under GNU time for peak RSS (it barely varies, and time's own fork would skew wall times). */
+const RSS_RUNS = QUICK ? 2 : 5;
+const LOG_MESSAGES = 500_000;
+const TEXT = "disk usage 91% on /var (web-3)";
+
+if (!Number.isInteger(RUNS) || RUNS < 1 || argv.some((a) => a.startsWith("-") && !["--quick", "--runs", "--build"].includes(a))) {
+  console.error("usage: bun bench/run.ts [--quick] [--runs N] [--build]");
+  process.exit(2);
+}
+
+const log = (s = "") => process.stderr.write(`${s}\n`);
+const cleanups: (() => void)[] = [];
+function cleanup(): void {
+  while (cleanups.length) {
+    try {
+      cleanups.pop()!();
+    } catch {
+      // Best effort: one failed step must not keep the others from running.
+    }
+  }
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+function ensureBinary(): void {
+  if (argv.includes("--build") || !existsSync(BIN)) {
+    log("building dist/pp ...");
+    // The build's own output goes to stderr with the progress lines; stdout carries only the report.
+    const b = Bun.spawnSync(["bun", "scripts/build.ts"], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
+    log(b.stdout.toString().trimEnd());
+    if (b.exitCode !== 0) throw new Error("bun run build failed");
+    return;
+  }
+  const built = statSync(BIN).mtimeMs;
+  const newer = [...new Bun.Glob("src/**/*.ts").scanSync(ROOT), "package.json", "bun.lock"].filter(
+    (f) => existsSync(join(ROOT, f)) && statSync(join(ROOT, f)).mtimeMs > built,
+  );
+  if (newer.length) {
+    stale = `note: dist/pp is older than ${newer.slice(0, 3).join(", ")}${newer.length > 3 ? ", ..." : ""}; pass --build to measure the current sources`;
+    log(stale);
+  }
+}
+let stale = "";
+
+const progress = (total: number) => (r: number) => process.stderr.write(`\r  round ${r + 1}/${total}${r + 1 === total ? "\n" : ""}`);
+
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Section {
+  title: string;
+  head: string[];
+  rows: string[][];
+  notes: string[];
+}
+const sections: Section[] = [];
+
+async function benchSend(dir: string, config: string): Promise<void> {
+  const url = await startFake(cleanups);
+  const dbPath = join(dir, "pp.db");
+  writeFileSync(config, benchConfig(url, dbPath));
+  const env = ppEnv({ PP_CONFIG: config });
+
+  // curl posts exactly the body pp would send, taken from pp's own dry run.
+  const dry = runOnce({ name: "dry-run --json", argv: [BIN, "send", "--dry-run", "--json", "--ch", "w", TEXT], env });
+  const body = JSON.parse(dry.stdout)[0].requests[0].body as string;
+
+  const cmds: Cmd[] = [
+    { name: "pp --version", argv: [BIN, "--version"], env },
+    { name: "pp send --dry-run", argv: [BIN, "send", "--dry-run", "--ch", "w", TEXT], env },
+    { name: "pp send", argv: [BIN, "send", "--ch", "w", TEXT], env },
+    { name: "curl -X POST (same payload)", argv: ["curl", "-sS", "--fail", "-X", "POST", "-H", "Content-Type: application/json", "-d", body, url] },
+  ];
+  log(`1/3 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${RSS_RUNS} for memory`);
+  const res = roundRobin(cmds, RUNS, WARMUP, RSS_RUNS, progress(RUNS + RSS_RUNS));
+
+  // Every `pp send` must have been delivered, or the figures describe a failure path.
+  const db = openDb(dbPath);
+  const c = db.query("SELECT count(*) AS n, sum(status = 'delivered') AS ok FROM deliveries").get() as { n: number; ok: number };
+  db.close();
+  const expected = RUNS + WARMUP + RSS_RUNS;
+  if (c.n !== expected || c.ok !== expected) throw new Error(`pp send: expected ${expected} delivered, the push log has ${c.ok} of ${c.n}`);
+
+  const [version, dryRun, send, curl] = res as [Summary, Summary, Summary, Summary];
+  const ratio = send.medianMs / curl.medianMs;
+  sections.push({
+    title: `Start-up and one send (${RUNS} round-robin rounds, ${WARMUP} warm-up)`,
+    head: ["command", "median", "p90", "min", "peak RSS (median)", "vs curl"],
+    rows: res.map((s) => [s.name, fmtMs(s.medianMs), fmtMs(s.p90Ms), fmtMs(s.minMs), fmtMiB(s.medianRssBytes), fmtRatio(s.medianMs / curl.medianMs)]),
+    notes: [
+      `pp send / curl: ${fmtRatio(ratio)} by medians, ${fmtRatio(pairedRatio(send, curl))} median of per-round ratios (target: within 2×) -> ${ratio <= 2 ? "met" : "NOT met"}`,
+      `send cost beyond the dry run (push log + HTTP round trip): ${fmtMs(send.medianMs - dryRun.medianMs)}; dry run beyond --version (imports, config): ${fmtMs(dryRun.medianMs - version.medianMs)}`,
+      `${c.ok} of ${c.n} sends delivered and logged`,
+    ],
+  });
+}
+
+/** Records the statements PushLog prepares, so the plan shown is that of the query pp really runs. */
+function capture(db: Database, run: (log: PushLog) => unknown): { sql: string; params: unknown[] }[] {
+  const seen: { sql: string; params: unknown[] }[] = [];
+  const spy = {
+    query(sql: string) {
+      const st = db.query(sql);
+      const wrap = (fn: "all" | "get" | "values" | "run") => (...params: unknown[]) => {
+        seen.push({ sql, params });
+        return (st[fn] as (...p: unknown[]) => unknown)(...params);
+      };
+      return { all: wrap("all"), get: wrap("get"), values: wrap("values"), run: wrap("run") };
+    },
+  };
+  run(new PushLog(spy as unknown as Database));
+  return seen;
+}
+
+function plan(db: Database, sql: string, params: unknown[]): string[] {
+  const rows = db.query(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as never[])) as { id: number; parent: number; detail: string }[];
+  const depth = new Map<number, number>([[0, 0]]);
+  return rows.map((r) => {
+    const d = (depth.get(r.parent) ?? 0) + 1;
+    depth.set(r.id, d);
+    return `${"  ".repeat(d)}${r.detail}`;
+  });
+}
+
+function timeInProcess(fn: () => unknown, runs: number): number {
+  fn();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const s = performance.now();
+    fn();
+    t.push(performance.now() - s);
+  }
+  return quantile(t.sort((a, b) => a - b), 0.5);
+}
+
+function benchLog(dir: string, config: string): void {
+  log(`2/3 pp log over ${LOG_MESSAGES * 2} deliveries`);
+  const g = ensurePushlog(LOG_MESSAGES);
+  log(`  ${g.cached ? "cached" : `generated in ${(g.ms / 1000).toFixed(1)} s`}: ${g.path}`);
+  // Windows are anchored to the newest row, not to now, so a cached log gives the same figures next week.
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const since1h = g.newest - 3_600_000;
+  const since7d = g.newest - 7 * 86_400_000;
+
+  const db = openDb(g.path);
+  const queries: { label: string; run: (l: PushLog) => unknown }[] = [
+    { label: "log --failed", run: (l) => l.list({ failed: true, limit: 20 }) },
+    { label: "log --failed --ch ops", run: (l) => l.list({ failed: true, channel: "ops", limit: 20 }) },
+    { label: "log --since 1h", run: (l) => l.list({ since: since1h, limit: 20 }) },
+    { label: "log --stats --since 7d", run: (l) => l.stats(since7d) },
+  ];
+  const plans: string[] = [];
+  const inProcess = new Map<string, number>();
+  for (const q of queries) {
+    const seen = capture(db, q.run);
+    for (const [i, s] of seen.slice(0, 2).entries()) {
+      plans.push(`${q.label}${seen.length > 1 ? ` (statement ${i + 1} of ${seen.length})` : ""}:`, ...plan(db, s.sql, s.params));
+    }
+    const log = new PushLog(db);
+    inProcess.set(q.label, timeInProcess(() => q.run(log), q.label.includes("stats") ? 5 : 200));
+  }
+  db.close();
+
+  const emptyDb = join(dir, "empty.db");
+  openDb(emptyDb).close();
+  // $PP_DB wins over the config's [log] path; the config is still read, as it is for a user who has one.
+  const env = ppEnv({ PP_DB: g.path, PP_CONFIG: config });
+  const cmds: Cmd[] = [
+    { name: "pp log --failed (empty log)", argv: [BIN, "log", "--failed"], env: { ...env, PP_DB: emptyDb } },
+    { name: "pp log --failed", argv: [BIN, "log", "--failed"], env },
+    // Same rows without the table, to separate rendering (local time zone set-up, colours) from the query.
+    { name: "pp log --failed --json", argv: [BIN, "log", "--failed", "--json"], env },
+    { name: "pp log --failed --ch ops", argv: [BIN, "log", "--failed", "--ch", "ops"], env },
+    { name: "pp log --since 1h", argv: [BIN, "log", "--since", iso(since1h)], env },
+    { name: "pp log --stats --since 7d", argv: [BIN, "log", "--stats", "--since", iso(since7d)], env },
+  ];
+  // Fail early, with pp's own message, if this pp cannot read the log at all.
+  const probe = runOnce(cmds[1]!);
+  if (!/failed/.test(probe.stdout)) throw new Error(`pp log --failed printed no failed rows:\n${probe.stdout}${probe.stderr}`);
+  const res = roundRobin(cmds, LOG_RUNS, LOG_WARMUP, RSS_RUNS, progress(LOG_RUNS + RSS_RUNS));
+  const base = res[0]!;
+  const failed = res[1]!;
+  const inProc = (name: string) => inProcess.get(name.replace(/^pp /, "").replace(" --json", "")) ?? NaN;
+  sections.push({
+    title: `pp log over ${g.deliveries.toLocaleString("en")} deliveries, ${g.failed.toLocaleString("en")} failed (${LOG_RUNS} rounds, ${LOG_WARMUP} warm-up)`,
+    head: ["command", "median", "p90", "peak RSS (median)", "beyond empty log", "query alone"],
+    rows: res.map((s, i) => [
+      s.name, fmtMs(s.medianMs), fmtMs(s.p90Ms), fmtMiB(s.medianRssBytes), i === 0 ? "-" : fmtMs(s.medianMs - base.medianMs), i === 0 ? "-" : fmtMs(inProc(s.name)),
+    ]),
+    notes: [
+      `pp log --failed: ${fmtMs(failed.medianMs)} (target: under 100 ms) -> ${failed.medianMs < 100 ? "met" : "NOT met"}`,
+      `--since windows end at the newest row (${iso(g.newest)}), so a cached log gives the same figures on later days`,
+      `"query alone" is the PushLog call in this process, without pp's start-up`,
+      "",
+      "EXPLAIN QUERY PLAN:",
+      ...plans.map((p) => `  ${p}`),
+    ],
+  });
+}
+
+function benchSizes(): void {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  const add = (path: string) => {
+    const st = statSync(path);
+    rows.push([relative(ROOT, path), st.size.toLocaleString("en"), fmtMiB(st.size)]);
+  };
+  if (existsSync(BIN)) add(BIN);
+  const rel = join(ROOT, "dist", "release");
+  if (existsSync(rel)) {
+    const files = readdirSync(rel).filter((f) => statSync(join(rel, f)).isFile()).sort();
+    for (const f of files) add(join(rel, f));
+    if (!files.length) notes.push("note: dist/release/ is empty");
+  } else {
+    notes.push("note: dist/release/ is absent (no release build in this checkout); only dist/pp is listed");
+  }
+  sections.push({ title: "Binary sizes", head: ["file", "bytes", "size"], rows, notes });
+}
+
+async function main(): Promise<void> {
+  ensureBinary();
+  const dir = mkdtempSync(join(tmpdir(), "pp-bench-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const rev = runOnce({ name: "pp --version", argv: [BIN, "--version"] }).stdout.trim();
+  log(`${rev}; bun ${Bun.version}; ${navigator.hardwareConcurrency} cores${QUICK ? "; --quick" : ""}`);
+  const config = join(dir, "pp.toml");
+  await benchSend(dir, config);
+  benchLog(dir, config);
+  log("3/3 binary sizes");
+  benchSizes();
+
+  const out: string[] = ["", `pp benchmark: ${rev}, bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString()}${QUICK ? " (--quick)" : ""}`];
+  if (stale) out.push(stale);
+  for (const s of sections) {
+    out.push("", `## ${s.title}`, "", table(s.head, s.rows));
+    if (s.notes.length) out.push("", ...s.notes);
+  }
+  out.push("", `Peak RSS: median of ${RSS_RUNS} extra rounds, measured with ${rssMethod}.`);
+  console.log(out.join("\n"));
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
+  code = 1;
+} finally {
+  cleanup();
+}
+process.exit(code);
