@@ -3,11 +3,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Clock } from "../src/core/dispatch.ts";
 
-/** A fresh directory removed when the test process exits. */
+const made: string[] = [];
+
+/** A fresh directory, removed after the whole run (test/setup.ts). */
 export function tempDir(prefix = "pp-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  made.push(dir);
   return dir;
+}
+
+export function cleanupTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Real time plus whatever the code under test "slept"; sleeping returns at once and is recorded. */
