@@ -91,16 +91,16 @@ export async function main(argv: string[]): Promise<number> {
 
 export function reportError(err: unknown): number {
   if (err instanceof PpError) {
-    process.stderr.write(`pp: ${err.message}\n`);
+    console.error(`pp: ${err.message}`);
     return err.exitCode;
   }
   // citty's own argument errors (missing positional, bad enum value) are usage errors.
   if (err instanceof Error && err.name === "CLIError") {
-    process.stderr.write(`pp: ${err.message.replace(/\x1b\[[0-9;]*m/g, "")}\nRun with --help for usage.\n`);
+    console.error(`pp: ${err.message.replace(/\x1b\[[0-9;]*m/g, "")}\nRun with --help for usage.`);
     return 2;
   }
   const e = err as Error;
-  process.stderr.write(`pp: internal error: ${e?.stack ?? e}\n`);
+  console.error(`pp: internal error: ${e?.stack ?? e}`);
   return 1;
 }
 

@@ -9,7 +9,14 @@
  * Dialect references: /work/shared/platforms.md §2.2 (WeCom), §3.6 (Feishu), §4.6 (DingTalk), §5.4 (Slack),
  * §6.4 (Discord), §7 (Mattermost).
  */
-import { Lexer, type Token, type Tokens } from "marked";
+import type { Token, Tokens } from "marked";
+
+// marked is loaded on first use: plain-text messages, most of what pp sends, never pay for it at start-up.
+let lexer: typeof import("marked").Lexer | undefined;
+function lex(md: string): Token[] {
+  lexer ??= (require("marked") as typeof import("marked")).Lexer;
+  return lexer.lex(md, { gfm: true });
+}
 
 type Align = "left" | "right" | "center" | null;
 
@@ -201,7 +208,7 @@ class Renderer {
   }
 
   render(md: string): string {
-    const tokens = Lexer.lex(md.replace(/\r\n?/g, "\n"), { gfm: true });
+    const tokens = lex(md.replace(/\r\n?/g, "\n"));
     return this.blocks(tokens).replace(/\s+$/, "");
   }
 

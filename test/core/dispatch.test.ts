@@ -72,7 +72,7 @@ describe("dispatch", () => {
   test("records the delivery as pending before the platform answers", async () => {
     const { t, fake } = await target("webhook");
     fake.fault({ kind: "timeout", ms: 800 });
-    const sending = send([t], "slow one", 60_000, { now: Date.now, sleep: (ms) => Bun.sleep(ms) } as any);
+    const sending = send([t], "slow one", 60_000, { slept: [], now: Date.now, sleep: (ms: number) => Bun.sleep(ms) });
     await Bun.sleep(300);
     const rows = store!.log.list({});
     expect(rows).toHaveLength(1);
