@@ -81,7 +81,13 @@ function firstFieldError(errors: unknown, path: string[] = []): string | undefin
 
 function classify(res: HttpResponse): Outcome {
   const http = classifyHttp(res);
-  if (http.kind === "ok") return http;
+  if (http.kind === "ok") {
+    // Discord announces an exhausted bucket before refusing: wait it out instead of earning a 429.
+    // https://discord.com/developers/docs/topics/rate-limits#header-format
+    const resetAfter = Number(res.headers.get("x-ratelimit-reset-after"));
+    if (res.headers.get("x-ratelimit-remaining") === "0" && resetAfter > 0) return { ...http, retryAfterMs: Math.ceil(resetAfter * 1000) };
+    return http;
+  }
   const json = parseJson(res.body) as
     { message?: unknown; code?: unknown; retry_after?: unknown; errors?: unknown } | undefined;
   if (res.status === 429) {

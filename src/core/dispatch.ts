@@ -194,7 +194,10 @@ async function deliver(t: Target, p: Plan, deliveryId: number, msg: Outgoing, o:
         response: res.ok ? redact(res.response.body).slice(0, 2000) : null,
       });
       o.onEvent?.({ type: "attempt", channel: t.name, part: i + 1, parts: n, attempt, outcome });
-      if (outcome.kind === "ok") break;
+      if (outcome.kind === "ok") {
+        if (outcome.retryAfterMs) o.limiter.block(key, clock() + outcome.retryAfterMs);
+        break;
+      }
       if (outcome.kind === "permanent") return finish("failed", `${where(i)}${error}`);
       if (outcome.kind === "rate_limited" && outcome.retryAfterMs) o.limiter.block(key, clock() + outcome.retryAfterMs);
       if (attempt > t.retries) {

@@ -39,6 +39,10 @@ export interface Outcome {
   error?: string;
   /** The platform's error code when it has one (errcode, code, Slack's error string...). */
   code?: string | number;
+  /**
+   * For `rate_limited`: the wait the platform asked for. For `ok`: a wait the platform announced before the
+   * next request to this destination (an exhausted rate-limit bucket), honoured by every pp process.
+   */
   retryAfterMs?: number;
 }
 

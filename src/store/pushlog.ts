@@ -77,12 +77,14 @@ export class PushLog implements Recorder {
   }
 
   attempt(a: AttemptRecord): void {
-    this.db
-      .query(
-        "INSERT INTO attempts (delivery_id, part, attempt, started_at, latency_ms, http_status, outcome, error, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(a.deliveryId, a.part, a.attempt, a.startedAt, a.latencyMs, a.httpStatus, a.outcome, a.error, a.response);
-    this.db.query("UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?").run(a.startedAt + a.latencyMs, a.deliveryId);
+    this.db.transaction(() => {
+      this.db
+        .query(
+          "INSERT INTO attempts (delivery_id, part, attempt, started_at, latency_ms, http_status, outcome, error, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(a.deliveryId, a.part, a.attempt, a.startedAt, a.latencyMs, a.httpStatus, a.outcome, a.error, a.response);
+      this.db.query("UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?").run(a.startedAt + a.latencyMs, a.deliveryId);
+    })();
   }
 
   finish(deliveryId: number, f: DeliveryEnd): void {

@@ -81,6 +81,13 @@ describe("discord classify", () => {
     expect(discord.classify(r, base)).toMatchObject(expected as never);
   });
 
+  test("an exhausted bucket on a success asks the core to wait before the next request", () => {
+    const exhausted = res(200, { id: "1" }, { "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "1.5" });
+    expect(discord.classify(exhausted, base)).toEqual({ kind: "ok", retryAfterMs: 1500 });
+    const left = res(200, { id: "1" }, { "X-RateLimit-Remaining": "3", "X-RateLimit-Reset-After": "1.5" });
+    expect(discord.classify(left, base)).toEqual({ kind: "ok" });
+  });
+
   test("400 names the first invalid field", () => {
     const body = {
       code: 50035,

@@ -106,6 +106,17 @@ describe("dispatch", () => {
     expect(store!.log.list({ failed: true })[0]!.error).toContain("deadline");
   });
 
+  test("a bucket the platform says is empty is waited out, not run into", async () => {
+    const fake = await startFake("discord", { rate: { count: 2, windowMs: 1500 } });
+    fakes.push(fake);
+    // pp's own limit is far above the platform's: only the platform's headers can hold the third message back.
+    const cfg = parseConfig(`[channels.d]\ntype = "discord"\nwebhook = ${q(fake.webhook)}\nrate = "100/s"\n`, "t.toml");
+    const t = cfg.channels.get("d")!;
+    const real = { slept: [], now: Date.now, sleep: (ms: number) => Bun.sleep(ms) };
+    for (const text of ["one", "two", "three"]) expect((await send([t], text, 60_000, real)).deliveries[0]!.status).toBe("delivered");
+    expect(fake.requests.map((r) => r.answer.status)).toEqual([200, 200, 200]);
+  });
+
   test("long rate-limit waits are announced", async () => {
     const { t } = await target("wecom", 'rate = "1/5s"');
     const events: string[] = [];
