@@ -1,8 +1,12 @@
 import { defineCommand } from "citty";
+import { createConsola } from "consola";
 import { loadConfig } from "../config/load.ts";
 import { configCandidates } from "../config/paths.ts";
 import { configArg } from "./args.ts";
-import { err, ok, out } from "./out.ts";
+import { out } from "./out.ts";
+
+// Diagnostics on stderr; stdout carries only data (the path).
+const log = createConsola({ stdout: process.stderr, stderr: process.stderr });
 
 export default defineCommand({
   meta: { name: "config", description: "Check the configuration or show where it is read from" },
@@ -12,7 +16,9 @@ export default defineCommand({
       args: { ...configArg },
       run({ args }) {
         const cfg = loadConfig(args.config);
-        err(ok(`${cfg.file}: ${cfg.channels.size} channel${cfg.channels.size === 1 ? "" : "s"}, ${cfg.groups.size} group${cfg.groups.size === 1 ? "" : "s"}; push log ${cfg.dbPath}`));
+        const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+        log.success(`${cfg.file}: ${n(cfg.channels.size, "channel")}, ${n(cfg.groups.size, "group")}; push log ${cfg.dbPath}`);
+        if (cfg.defaults.channels.length === 0) log.info("no defaults.channels: pp send needs --ch NAME");
       },
     }),
     path: defineCommand({
@@ -21,7 +27,7 @@ export default defineCommand({
       run({ args }) {
         const cfg = loadConfig(args.config, { required: false });
         if (cfg.file) out(cfg.file);
-        else err(`no config file found; pp looks for: ${configCandidates(args.config).map((c) => c.path).join(", ")}`);
+        else log.warn(`no config file found; pp looks for: ${configCandidates(args.config).map((c) => c.path).join(", ")}`);
         process.exitCode = cfg.file ? 0 : 2;
       },
     }),

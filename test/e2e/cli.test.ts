@@ -238,6 +238,32 @@ describe("pp log, replay, test", () => {
     expect(JSON.parse(log.stdout)).toEqual([]);
   });
 
+  test("a pp killed mid-send leaves a pending record, not nothing", async () => {
+    const cwd = workspace();
+    slack.fault({ kind: "timeout", ms: 4000 });
+    const p = Bun.spawn([BIN, "send", "--ch", "slack", "in flight"], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env }, stdout: "ignore", stderr: "ignore" });
+    // Wait until the request is at the platform, then kill pp the hard way.
+    for (let i = 0; i < 100 && !slack.requests.some((r) => r.raw.includes("in flight")); i++) await Bun.sleep(50);
+    p.kill(9);
+    await p.exited;
+    const rows = JSON.parse((await pp(["log", "--json"], { cwd, env })).stdout);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ channel: "slack", status: "pending", text: "in flight" });
+    slack.reset();
+  });
+
+  test("config check and config path", async () => {
+    const cwd = workspace();
+    const ok = await pp(["config", "check"], { cwd, env });
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain("4 channels, 1 group");
+    expect((await pp(["config", "path"], { cwd, env })).stdout.trim()).toEndWith("pp.toml");
+    writeFileSync(join(cwd, "pp.toml"), "[channels.x]\ntype = \"wecom\"\nwebhook = \"not a url\"\n");
+    const bad = await pp(["config", "check"], { cwd, env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("pp.toml: channels.x.webhook: must be an http(s) URL");
+  });
+
   test("--version and --help", async () => {
     const cwd = workspace();
     const v = await pp(["--version"], { cwd });
