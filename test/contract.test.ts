@@ -61,7 +61,7 @@ async function setup(c: Case, extra = "", fakeOpts: FakeOptions = {}) {
 async function send(target: Target, text: string, opts: { title?: string; format?: Format; clock?: ReturnType<typeof virtualClock> } = {}) {
   const now = Date.now();
   const res = await dispatch(
-    { id: newId(now), createdAt: now, title: opts.title, text, format: opts.format ?? "text", source: "cli", asked: [target.name] },
+    { id: newId(now), createdAt: now, title: opts.title, text, format: opts.format ?? "text", source: "cli", targets: [target.name] },
     [target],
     { recorder: store!.log, limiter: store!.limiter, deadline: now + 3_600_000, clock: opts.clock ?? virtualClock(), random: () => 0.5 },
   );

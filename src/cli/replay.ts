@@ -34,7 +34,7 @@ export default defineCommand({
         const now = Date.now();
         const r = await dispatch(
           { id: newId(now), createdAt: now, title: m.title ?? undefined, text: m.text, format: m.format as Format, source: "replay",
-            replayOf: m.replay_of ?? m.id, asked: targets.map((t) => t.name) },
+            replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name) },
           targets,
           { recorder: store.log, limiter: store.limiter, deadline: now + deadlineMs, onEvent: waitReporter(!!args.quiet || !!args.json) },
         );

@@ -47,7 +47,7 @@ export default defineCommand({
     let result: DispatchResult;
     try {
       result = await dispatch(
-        { id: newId(createdAt), createdAt, title, text, format, source: "cli", asked: targets.map((t) => t.name) },
+        { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
         targets,
         { recorder: store.log, limiter: store.limiter, deadline: createdAt + deadlineMs, onEvent: waitReporter(!!args.quiet) },
       );

@@ -28,7 +28,7 @@ export default defineCommand({
     try {
       // Rate limits still apply (the platform counts test messages too); nothing goes to the push log.
       const result = await dispatch(
-        { id: newId(now), createdAt: now, title: "pp test", text, format: "text", source: "cli", asked: names },
+        { id: newId(now), createdAt: now, title: "pp test", text, format: "text", source: "cli", targets: names },
         targets,
         { recorder: nullRecorder, limiter: store.limiter, deadline: now + cfg.defaults.deadlineMs, onEvent: waitReporter(!!args.json) },
       );

@@ -1,5 +1,5 @@
 import { exchange } from "./http.ts";
-import type { Limiter, RateLimit, Recorder } from "./ports.ts";
+import type { Limiter, MessageRecord, RateLimit, Recorder } from "./ports.ts";
 import { redactor } from "./redact.ts";
 import { chars, jsonBytes, split, utf8Bytes } from "./split.ts";
 import type { ChannelDef, Format, HttpRequest, Outcome } from "./types.ts";
@@ -15,17 +15,8 @@ export interface Target {
   timeoutMs: number;
 }
 
-export interface Outgoing {
-  id: string;
-  createdAt: number;
-  title?: string;
-  text: string;
-  format: Format;
-  source: "cli" | "replay" | "api";
-  replayOf?: string;
-  /** The names the user asked for (channels and groups), for the record. */
-  asked: string[];
-}
+/** A message to send: what the push log records of it (targets are the names the user asked for). */
+export type Outgoing = MessageRecord;
 
 export type DispatchEvent =
   | { type: "wait"; channel: string; ms: number; reason: "rate_limit" | "retry" }
@@ -109,7 +100,7 @@ export function plan(t: Target, title: string | undefined, text: string, format:
 export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOptions): Promise<DispatchResult> {
   const plans = targets.map((t) => plan(t, msg.title, msg.text, msg.format, msg.createdAt));
   const ids = o.recorder.begin(
-    { id: msg.id, createdAt: msg.createdAt, title: msg.title, text: msg.text, format: msg.format, source: msg.source, replayOf: msg.replayOf, targets: msg.asked },
+    msg,
     targets.map((t, i) => ({ channel: t.name, type: t.def.type, target: t.def.target(t.opts), parts: Math.max(1, plans[i]!.parts.length) })),
   );
   const stop = new AbortController();

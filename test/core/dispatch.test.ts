@@ -28,7 +28,7 @@ function send(targets: Target[], text: string, deadlineIn = 60_000, clock = virt
   store ??= openStore(join(tempDir(), "pp.db"));
   const now = Date.now();
   return dispatch(
-    { id: newId(now), createdAt: now, text, format: "text", source: "cli", asked: targets.map((t) => t.name) },
+    { id: newId(now), createdAt: now, text, format: "text", source: "cli", targets: targets.map((t) => t.name) },
     targets,
     { recorder: store.log, limiter: store.limiter, deadline: now + deadlineIn, clock, random: () => 0.5 },
   );
@@ -124,7 +124,7 @@ describe("dispatch", () => {
     const clock = virtualClock();
     for (const text of ["a", "b"]) {
       const now = clock.now();
-      await dispatch({ id: newId(now), createdAt: now, text, format: "text", source: "cli", asked: ["c"] }, [t], {
+      await dispatch({ id: newId(now), createdAt: now, text, format: "text", source: "cli", targets: ["c"] }, [t], {
         recorder: store.log, limiter: store.limiter, deadline: now + 60_000, clock, onEvent: (e) => e.type === "wait" && events.push(`${e.reason} ${e.ms > 4000}`),
       });
     }
