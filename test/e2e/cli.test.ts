@@ -264,6 +264,19 @@ describe("pp log, replay, test", () => {
     expect(bad.stderr).toContain("pp.toml: channels.x.webhook: must be an http(s) URL");
   });
 
+  test("a stray .env or bunfig.toml in the working directory changes nothing", async () => {
+    const cwd = workspace();
+    const marker = join(cwd, "preload-ran");
+    writeFileSync(join(cwd, "evil.ts"), `require("node:fs").writeFileSync(${q(marker)}, "yes");`);
+    writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./evil.ts"]\n');
+    writeFileSync(join(cwd, ".env"), "PP_CHANNELS=down\nPP_DB=/nonexistent/dir/pp.db\n");
+    const r = await pp(["send", "--ch", "slack", "still fine"], { cwd, env });
+    expect(r.code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    const row = JSON.parse((await pp(["log", "--json"], { cwd, env })).stdout)[0];
+    expect(row).toMatchObject({ channel: "slack", status: "delivered" });
+  });
+
   test("--version and --help", async () => {
     const cwd = workspace();
     const v = await pp(["--version"], { cwd });
