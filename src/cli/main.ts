@@ -105,6 +105,9 @@ export function reportError(err: unknown): number {
 }
 
 if (import.meta.main) {
-  // Not process.exit(): it can cut off output still being written to a pipe (pp log --json | jq).
-  process.exitCode = await main(process.argv.slice(2));
+  // No top-level await: `pp completion` imports this module for the command tree, and would wait on itself.
+  // Not process.exit() either: it can cut off output still being written to a pipe (pp log --json | jq).
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }
