@@ -54,7 +54,7 @@ complete -c pp -n '__pp_is \'test\'' -l config -r -F -d 'Config file (default: $
 complete -c pp -n '__pp_is \'test\'' -l help -s h -d 'Show help'
 complete -c pp -f -n '__pp_is \'test\'' -a '(__pp_channels)'
 complete -c pp -n '__pp_is \'log\'' -l failed -d 'Only failed deliveries'
-complete -c pp -n '__pp_is \'log\'' -l ch -s c -x -a '(__pp_channels)' -d 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'
+complete -c pp -n '__pp_is \'log\'' -l ch -s c -x -a '(__pp_channels)' -d 'Only deliveries to this channel'
 complete -c pp -n '__pp_is \'log\'' -l since -x -d 'Only deliveries since a time: 1h, 2d, 30m or ISO-8601'
 complete -c pp -n '__pp_is \'log\'' -l limit -x -d 'How many rows (default 20)'
 complete -c pp -n '__pp_is \'log\'' -l stats -d 'Per channel: deliveries, failures, success rate, p50/p95 latency'

@@ -24,7 +24,7 @@ Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe' -ScriptBlock {
     }
     'log' = @{
         Subcommands = @()
-        Flags = @(@('--failed', 'Only failed deliveries'), @('--ch', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('-c', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('--since', 'Only deliveries since a time: 1h, 2d, 30m or ISO-8601'), @('--limit', 'How many rows (default 20)'), @('--stats', 'Per channel: deliveries, failures, success rate, p50/p95 latency'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Flags = @(@('--failed', 'Only failed deliveries'), @('--ch', 'Only deliveries to this channel'), @('-c', 'Only deliveries to this channel'), @('--since', 'Only deliveries since a time: 1h, 2d, 30m or ISO-8601'), @('--limit', 'How many rows (default 20)'), @('--stats', 'Per channel: deliveries, failures, success rate, p50/p95 latency'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{ '--ch' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '-c' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--since' = { @() }; '--limit' = { @() }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
     }

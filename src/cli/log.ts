@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { PpError } from "../core/errors.ts";
 import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
-import { chArg, configArg, jsonArg } from "./args.ts";
+import { configArg, jsonArg } from "./args.ts";
 import { parseLimit, parseSince } from "./common.ts";
 import { c, localTime, out, preview, table } from "./out.ts";
 
@@ -11,7 +11,7 @@ export default defineCommand({
   args: {
     show: { type: "positional", required: false, description: "`show ID`: one message, every delivery and attempt, with the platforms' answers" },
     failed: { type: "boolean", description: "Only failed deliveries" },
-    ...chArg,
+    ch: { type: "string", alias: ["c"], description: "Only deliveries to this channel", valueHint: "name" },
     since: { type: "string", description: "Only deliveries since a time: 1h, 2d, 30m or ISO-8601", valueHint: "when" },
     limit: { type: "string", description: "How many rows (default 20)", valueHint: "n" },
     stats: { type: "boolean", description: "Per channel: deliveries, failures, success rate, p50/p95 latency" },

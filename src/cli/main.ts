@@ -38,8 +38,18 @@ export const root: CommandDef<any> = {
   subCommands: Object.fromEntries(Object.keys(commands).map((n) => [n, () => loadCommand(n)])),
 };
 
+const EXAMPLES = `EXAMPLES
+
+  pp send --ch ops "deploy done"                   to a channel or group
+  df -h | pp send --ch ops --title "Disk report"   the text from stdin
+  pp send --dry-run --ch feishu "hello"            show the requests, send nothing
+  pp log --failed --since 1h                       what did not arrive
+  pp replay <id>                                   send it again
+  pp --version                                     version, commit, OS/arch`;
+
 async function printHelp(cmd: CommandDef<any>, parent?: CommandDef<any>): Promise<void> {
-  console.log(`${await renderUsage(cmd, parent)}\n\n${EXIT_CODES}\n`);
+  const examples = cmd === root ? `\n\n${EXAMPLES}` : "";
+  console.log(`${await renderUsage(cmd, parent)}${examples}\n\n${EXIT_CODES}\n`);
 }
 
 /** Finds the (possibly nested) command named by argv, returning it with the arguments that belong to it. */
