@@ -93,6 +93,20 @@ export function runnerFor(t: Target): { runner: string[] } | { skip: string } {
   return { skip: "format only" };
 }
 
+/**
+ * runnerFor, plus one check for wine: Debian 12's wine 8 lacks DLLs that Bun's Windows runtime imports
+ * (bcryptprimitives.dll), so the loader refuses the binary before any pp code runs. That says nothing about
+ * pp, so it is reported as "format only" with the reason rather than as a failed smoke test.
+ */
+export function runnerOrSkip(t: Target, binary: string): { runner: string[] } | { skip: string } {
+  const how = runnerFor(t);
+  if ("skip" in how || t.os !== "windows") return how;
+  const r = Bun.spawnSync([...how.runner, binary, "--version"], { env: { ...process.env, WINEDEBUG: "err+module" }, stdout: "pipe", stderr: "pipe" });
+  const missing = /Library (\S+) \(which is needed by/.exec(r.stderr.toString());
+  if (r.exitCode !== 0 && missing) return { skip: `format only (this wine cannot load Bun's Windows runtime: ${missing[1]} missing)` };
+  return how;
+}
+
 const SMOKE_SECRET = "smoke0123456789secret";
 
 /** `--version`, `send --dry-run` against a throwaway config, `log` on an empty push log. */
@@ -203,7 +217,7 @@ export async function release(opts: ReleaseOptions = {}): Promise<{ rows: Row[];
         throw new Error(`${t.bun}: built ${row.format}, expected ${t.os} ${t.arch}${t.libc ? ` ${t.libc}` : ""}`);
       }
       row.format = `ok: ${row.format}`;
-      const how = runnerFor(t);
+      const how = runnerOrSkip(t, built.outfile);
       if ("skip" in how) row.smoke = how.skip;
       else {
         log(`smoke-testing ${targetId(t)}${how.runner.length ? ` with ${basename(how.runner[0]!)}` : ""}`);
