@@ -79,7 +79,8 @@ export async function readText(positionals: string[]): Promise<string> {
     }
     text = await Bun.stdin.text();
   }
-  if (Buffer.byteLength(text) > MAX_TEXT_BYTES) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short texts skip the byte count (and loading Buffer).
+  if (text.length > MAX_TEXT_BYTES / 3 && Buffer.byteLength(text) > MAX_TEXT_BYTES) {
     throw new PpError("usage", `the message is ${(Buffer.byteLength(text) / 1048576).toFixed(1)} MiB; pp sends at most 1 MiB (attach large output as a file link instead)`);
   }
   text = text.replace(/\r\n/g, "\n").replace(/\s+$/, "");

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import * as v from "valibot";
-import { channels as registry } from "../channels/index.ts";
+import { channels as registry, channelTypes, isChannelType } from "../channels/index.ts";
 import { parseDuration, parseRate } from "../channels/_common.ts";
 import type { Target } from "../core/dispatch.ts";
+import type { ChannelDef } from "../core/types.ts";
 import { PpError } from "../core/errors.ts";
 import { configCandidates, defaultDbPath } from "./paths.ts";
 
@@ -146,13 +147,13 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   const defaultTimeout = parseDuration(cfg.defaults?.timeout ?? DEFAULTS.timeout);
 
   const channels = new Map<string, Target>();
-  const types = Object.keys(registry).join(", ");
+  const types = channelTypes.join(", ");
   for (const [name, section] of Object.entries(cfg.channels ?? {})) {
     const path = `channels.${key(name)}`;
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail(file, path, "channel names may use letters, digits, '_', '-' and '.' only");
     const type = section.type;
     if (type === undefined) fail(file, `${path}.type`, `is required; one of ${types}`);
-    const def = (registry as Record<string, any>)[String(type)];
+    const def = isChannelType(String(type)) ? (registry[type as keyof typeof registry] as ChannelDef) : undefined;
     if (!def) fail(file, `${path}.type`, `unknown channel type "${String(type)}"; one of ${types}`);
     const parsed = v.safeParse(def.schema, section);
     if (!parsed.success) firstIssue(file, path, parsed.issues);

@@ -41,7 +41,7 @@ test("the registry lists the seven channels under their own type", () => {
     "wecom",
   ]);
   for (const [type, def] of cases) expect(def.type).toBe(type);
-  expect(channelList).toHaveLength(7);
+  expect(channelList()).toHaveLength(7);
   expect(isChannelType("slack")).toBe(true);
   expect(isChannelType("toString")).toBe(false);
 });
