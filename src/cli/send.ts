@@ -44,16 +44,13 @@ export default defineCommand({
     const deadlineMs = args.deadline ? parseDurationArg("--deadline", args.deadline) : cfg.defaults.deadlineMs;
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
-    let result: DispatchResult;
-    try {
-      result = await dispatch(
-        { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
-        targets,
-        { recorder: store.log, limiter: store.limiter, deadline: createdAt + deadlineMs, onEvent: waitReporter(!!args.quiet) },
-      );
-    } finally {
-      store.close();
-    }
+    // The store is left open: every write is committed, and closing would checkpoint the WAL on each of the
+    // many short pp processes a shell loop starts (about 1 ms each); SQLite checkpoints it as it grows instead.
+    const result = await dispatch(
+      { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
+      targets,
+      { recorder: store.log, limiter: store.limiter, deadline: createdAt + deadlineMs, onEvent: waitReporter(!!args.quiet) },
+    );
     reportResult(result, !!args.json, !!args.quiet);
   },
 });
