@@ -24,6 +24,7 @@ import {
   benchConfig, type Cmd, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runOnce, startFake, type Summary, table,
 } from "./lib.ts";
 import { ensurePushlog } from "./pushlog.ts";
+import { unzipList } from "../scripts/lib/zip.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BIN = join(ROOT, "dist", process.platform === "win32" ? "pp.exe" : "pp");
@@ -237,23 +238,24 @@ function benchLog(dir: string, config: string): void {
   });
 }
 
+/** The size of the pp binary inside an archive, read from its listing without unpacking. */
+function binaryInside(archive: string): number | undefined {
+  if (archive.endsWith(".zip")) return unzipList(archive).find((e) => /\/pp(\.exe)?$/.test(e.name))?.size;
+  const r = Bun.spawnSync(["tar", "-tvzf", archive], { stdout: "pipe", stderr: "ignore" });
+  const line = r.stdout.toString().split("\n").find((l) => / \S+\/pp$/.test(l));
+  return line ? Number(line.trim().split(/\s+/)[2]) : undefined;
+}
+
 function benchSizes(): void {
   const rows: string[][] = [];
   const notes: string[] = [];
-  const add = (path: string) => {
-    const st = statSync(path);
-    rows.push([relative(ROOT, path), st.size.toLocaleString("en"), fmtMiB(st.size)]);
-  };
-  if (existsSync(BIN)) add(BIN);
+  const size = (n: number | undefined) => (n === undefined ? ["-", "-"] : [n.toLocaleString("en"), fmtMiB(n)]);
+  if (existsSync(BIN)) rows.push([relative(ROOT, BIN), ...size(statSync(BIN).size), "-", "-"]);
   const rel = join(ROOT, "dist", "release");
-  if (existsSync(rel)) {
-    const files = readdirSync(rel).filter((f) => statSync(join(rel, f)).isFile()).sort();
-    for (const f of files) add(join(rel, f));
-    if (!files.length) notes.push("note: dist/release/ is empty");
-  } else {
-    notes.push("note: dist/release/ is absent (no release build in this checkout); only dist/pp is listed");
-  }
-  sections.push({ title: "Binary sizes", head: ["file", "bytes", "size"], rows, notes });
+  const archives = existsSync(rel) ? readdirSync(rel).filter((f) => /\.(tar\.gz|zip)$/.test(f)).sort() : [];
+  for (const f of archives) rows.push([f, ...size(binaryInside(join(rel, f))), ...size(statSync(join(rel, f)).size)]);
+  if (!archives.length) notes.push("note: no release archives in dist/release/ (run `bun run release`); only dist/pp is listed");
+  sections.push({ title: "Binary sizes", head: ["binary", "bytes", "size", "archive bytes", "archive size"], rows, notes });
 }
 
 async function main(): Promise<void> {
