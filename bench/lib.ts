@@ -177,14 +177,31 @@ export function benchConfig(url: string, dbPath: string): string {
   return `[log]\npath = ${JSON.stringify(dbPath)}\n[channels.w]\ntype = "wecom"\nwebhook = ${JSON.stringify(url)}\nrate = "100000/s"\n`;
 }
 
-/** A small deterministic PRNG (mulberry32), so a generated data set is the same on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+
+/** Steps to undo when a benchmark ends, however it ends (an error, Ctrl-C): fakes to stop, temp dirs to remove. */
+export const cleanups: (() => void)[] = [];
+
+function cleanup(): void {
+  while (cleanups.length) {
+    try {
+      cleanups.pop()!();
+    } catch {
+      // Best effort: one failed step must not keep the others from running.
+    }
+  }
+}
+
+/** Runs a benchmark's main function, cleans up, and exits with 1 (and the reason) if it failed. */
+export async function runBench(main: () => Promise<void>): Promise<never> {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (cleanup(), process.exit(130)));
+  let code = 0;
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    code = 1;
+  } finally {
+    cleanup();
+  }
+  process.exit(code);
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newId } from "../src/core/id.ts";
 import { openDb, SCHEMA_VERSION } from "../src/store/db.ts";
-import { prng } from "./lib.ts";
+import { prng } from "../test/helpers.ts";
 
 /** Bump when the generated content changes, so stale caches are not reused. */
 const GENERATOR_VERSION = 1;

@@ -21,7 +21,7 @@ import { join, relative } from "node:path";
 import { openDb } from "../src/store/db.ts";
 import { PushLog } from "../src/store/pushlog.ts";
 import {
-  benchConfig, type Cmd, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runOnce, startFake, type Summary, table,
+  benchConfig, cleanups, type Cmd, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runBench, runOnce, startFake, type Summary, table,
 } from "./lib.ts";
 import { ensurePushlog } from "./pushlog.ts";
 import { unzipList } from "../scripts/lib/zip.ts";
@@ -46,22 +46,6 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || argv.some((a) => a.startsWith("-") &&
 }
 
 const log = (s = "") => process.stderr.write(`${s}\n`);
-const cleanups: (() => void)[] = [];
-function cleanup(): void {
-  while (cleanups.length) {
-    try {
-      cleanups.pop()!();
-    } catch {
-      // Best effort: one failed step must not keep the others from running.
-    }
-  }
-}
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
 
 function ensureBinary(): void {
   if (argv.includes("--build") || !existsSync(BIN)) {
@@ -280,13 +264,4 @@ async function main(): Promise<void> {
   console.log(out.join("\n"));
 }
 
-let code = 0;
-try {
-  await main();
-} catch (e) {
-  console.error(`bench: ${(e as Error).message}`);
-  code = 1;
-} finally {
-  cleanup();
-}
-process.exit(code);
+await runBench(main);

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDb } from "../src/store/db.ts";
-import { benchConfig, type Cmd, fmtMs, pairedRatio, ppEnv, quantile, roundRobin, runOnce, startFake, type Summary, table } from "./lib.ts";
+import { benchConfig, cleanups, type Cmd, fmtMs, pairedRatio, ppEnv, quantile, roundRobin, runBench, runOnce, startFake, type Summary, table } from "./lib.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const ENTRY = join(ROOT, "src/cli/main.ts");
@@ -26,17 +26,6 @@ const WARMUP = QUICK ? 1 : 3;
 const TEXT = "disk usage 91% on /var (web-3)";
 
 const log = (s = "") => process.stderr.write(`${s}\n`);
-const cleanups: (() => void)[] = [];
-const cleanup = () => {
-  while (cleanups.length) {
-    try {
-      cleanups.pop()!();
-    } catch {
-      // Best effort: the remaining steps still run.
-    }
-  }
-};
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (cleanup(), process.exit(130)));
 
 /** Same options as scripts/build.ts, so a probe starts the way pp does. */
 async function compile(entry: string, outfile: string, plugins: BunPlugin[] = []): Promise<void> {
@@ -190,13 +179,4 @@ async function main(): Promise<void> {
   console.log(out.join("\n"));
 }
 
-let code = 0;
-try {
-  await main();
-} catch (e) {
-  console.error(`bench: ${(e as Error).message}`);
-  code = 1;
-} finally {
-  cleanup();
-}
-process.exit(code);
+await runBench(main);

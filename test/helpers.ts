@@ -32,3 +32,15 @@ export function virtualClock(): Clock & { slept: number[] } {
 
 /** A TOML string literal. */
 export const q = (s: string) => JSON.stringify(s);
+
+/** A small deterministic PRNG (mulberry32), so generated data (and a failing seed) is the same on every machine. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

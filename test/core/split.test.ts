@@ -1,19 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { chars, jsonBytes, split, utf8Bytes } from "../../src/core/split.ts";
+import { prng as rng } from "../helpers.ts";
 
 const FENCE = /^\s*(`{3,}|~{3,})/;
 
-/** Deterministic PRNG so a failing seed can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = [
   "alpha",
