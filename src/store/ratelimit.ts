@@ -42,9 +42,10 @@ export class SqliteLimiter implements Limiter {
 }
 
 /**
- * The platform counts a request when it arrives, we count it when we take the slot, a little earlier.
- * A small margin keeps the two clocks from ever seeing one request too many in a window.
+ * The platform counts a request when it arrives, we count it when we take the slot, a little earlier, and
+ * network delays differ from one request to the next. A margin (5% of the window, at least 250 ms, at most
+ * 1 s) keeps such jitter from ever showing the platform one request too many in a window.
  */
 function window(windowMs: number): number {
-  return windowMs + Math.min(1000, Math.round(windowMs * 0.05));
+  return windowMs + Math.min(1000, Math.max(250, Math.round(windowMs * 0.05)));
 }

@@ -14,6 +14,9 @@ describe("SqliteLimiter", () => {
     expect(wait).toBeGreaterThan(10_000 - 5);
     expect(wait).toBeLessThanOrEqual(10_000 + 500 + 1 - 5);
     expect(s.limiter.acquire("k", limits, t0 + 5 + wait)).toBe(0);
+    // Short windows get at least 250 ms of margin for network jitter.
+    expect(s.limiter.acquire("fast", [{ count: 1, windowMs: 1000 }], t0)).toBe(0);
+    expect(s.limiter.acquire("fast", [{ count: 1, windowMs: 1000 }], t0)).toBe(1251);
     // Other destinations are independent.
     expect(s.limiter.acquire("other", limits, t0 + 5)).toBe(0);
     s.close();
