@@ -32,17 +32,23 @@ ops = ["wecom", "feishu"]
 `,
 );
 
-async function run(args: string[], stdin?: string) {
+/** Runs dist/pp as a user would, shows what it prints, and returns its stdout. */
+async function run(args: string[], stdin?: string): Promise<string> {
   console.log(`\n$ pp ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}`);
-  const p = Bun.spawn([bin, ...args], { env: { ...process.env, PP_CONFIG: config }, stdin: stdin ? new Blob([stdin]) : "ignore", stdout: "inherit", stderr: "inherit" });
+  const p = Bun.spawn([bin, ...args], { env: { ...process.env, PP_CONFIG: config }, stdin: stdin ? new Blob([stdin]) : "ignore", stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(p.stdout).text();
+  process.stdout.write(out);
   await p.exited;
+  return out.trim();
 }
 
 try {
   await run(["send", "deploy done: api v1.4.2 is live"]);
   await run(["send", "--ch", "feishu", "--title", "Disk report", "--format", "markdown"], "**db-1** /var at *95%*\n\n- clean old backups\n- grow the volume\n");
   feishu.fault({ kind: "code", code: 19024, msg: "Key Words Not Found" });
-  await run(["send", "--ch", "feishu", "this one is refused by the platform"]);
+  const refused = await run(["send", "--ch", "feishu", "this one is refused by the platform"]);
+  // The platform accepts it the second time: pp replay sends the logged message again.
+  await run(["replay", refused]);
   await run(["log"]);
   console.log(`\nThe local WeCom stand-in received ${wecom.accepted().length} message(s), Feishu ${feishu.accepted().length}.`);
 } finally {
