@@ -1,6 +1,8 @@
 import { parseDuration } from "../channels/_common.ts";
 import { fmtMs, type DispatchEvent } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
+import type { Recorder } from "../core/ports.ts";
+import type { PushLog } from "../store/pushlog.ts";
 import { err } from "./out.ts";
 
 /** "1h", "2d", "90m" (ago) or an ISO-8601 date/time -> unix ms. */
@@ -37,5 +39,25 @@ export function waitReporter(quiet: boolean) {
     if (quiet || e.type !== "wait") return;
     const why = e.reason === "rate_limit" ? "for a rate-limit slot" : "before retrying";
     err(`pp: ${e.channel}: waiting ${fmtMs(e.ms)} ${why}`);
+  };
+}
+
+/**
+ * The push log as the recorder of a CLI send: if the user presses Ctrl-C or the process is told to stop,
+ * what was not delivered yet is recorded as failed with the reason, so `pp replay --failed` finds it
+ * (a `kill -9` still leaves it `pending`, which `pp replay ID` also sends again).
+ */
+export function interruptible(log: PushLog): Recorder {
+  const begun: string[] = [];
+  const stop = (signal: string, code: number) => () => {
+    log.abandon(begun, `interrupted by ${signal} before delivery`);
+    process.exit(code);
+  };
+  process.once("SIGINT", stop("SIGINT", 130));
+  process.once("SIGTERM", stop("SIGTERM", 143));
+  return {
+    begin: (m, d) => (begun.push(m.id), log.begin(m, d)),
+    attempt: (a) => log.attempt(a),
+    finish: (id, f) => log.finish(id, f),
   };
 }

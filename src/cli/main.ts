@@ -24,7 +24,8 @@ export const EXIT_CODES = `EXIT CODES
 
   0  success: every delivery succeeded
   1  at least one delivery failed (see \`pp log --failed\`)
-  2  usage or configuration error; nothing was sent`;
+  2  usage or configuration error; nothing was sent
+  130, 143  interrupted (SIGINT, SIGTERM); what was not delivered is logged as failed`;
 
 export async function loadCommand(name: string): Promise<CommandDef<any>> {
   return (await commands[name]!()).default;

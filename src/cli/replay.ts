@@ -6,7 +6,7 @@ import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import type { PushLog } from "../store/pushlog.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { parseDurationArg, parseSince, waitReporter } from "./common.ts";
+import { interruptible, parseDurationArg, parseSince, waitReporter } from "./common.ts";
 import { bad, c, err, ok, out } from "./out.ts";
 
 export default defineCommand({
@@ -28,6 +28,7 @@ export default defineCommand({
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
     const results: DispatchResult[] = [];
+    const recorder = interruptible(store.log);
     try {
       const send = async (originalId: string, targets: Target[]) => {
         const m = store.log.get(originalId)!.message;
@@ -36,7 +37,7 @@ export default defineCommand({
           { id: newId(now), createdAt: now, title: m.title ?? undefined, text: m.text, format: m.format as Format, source: "replay",
             replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name) },
           targets,
-          { recorder: store.log, limiter: store.limiter, deadline: now + deadlineMs, onEvent: waitReporter(!!args.quiet || !!args.json) },
+          { recorder, limiter: store.limiter, deadline: now + deadlineMs, onEvent: waitReporter(!!args.quiet || !!args.json) },
         );
         results.push(r);
         return r;
@@ -69,8 +70,9 @@ export default defineCommand({
         let targets: Target[];
         if (chosen.length) targets = expand(cfg, chosen);
         else {
-          const failed = found.deliveries.filter((d) => d.status === "failed").map((d) => d.channel);
-          targets = configured(cfg, failed.length ? failed : found.deliveries.map((d) => d.channel), found.message.id);
+          // Failed, or still pending after an interrupted pp; all of them when every one was delivered.
+          const undelivered = found.deliveries.filter((d) => d.status !== "delivered").map((d) => d.channel);
+          targets = configured(cfg, undelivered.length ? undelivered : found.deliveries.map((d) => d.channel), found.message.id);
         }
         await send(found.message.id, targets);
       }

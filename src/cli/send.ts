@@ -8,7 +8,7 @@ import { redactor } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { parseDurationArg, waitReporter } from "./common.ts";
+import { interruptible, parseDurationArg, waitReporter } from "./common.ts";
 import { bad, c, err, ok, out } from "./out.ts";
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
@@ -49,7 +49,7 @@ export default defineCommand({
     const result = await dispatch(
       { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
       targets,
-      { recorder: store.log, limiter: store.limiter, deadline: createdAt + deadlineMs, onEvent: waitReporter(!!args.quiet) },
+      { recorder: interruptible(store.log), limiter: store.limiter, deadline: createdAt + deadlineMs, onEvent: waitReporter(!!args.quiet) },
     );
     reportResult(result, !!args.json, !!args.quiet);
   },

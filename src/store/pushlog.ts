@@ -93,6 +93,14 @@ export class PushLog implements Recorder {
       .run(f.status, f.latencyMs, f.error, Date.now(), deliveryId);
   }
 
+  /** Marks what is still pending of these messages as failed, with the reason (an interrupted pp). */
+  abandon(messageIds: string[], reason: string): void {
+    const q = this.db.query("UPDATE deliveries SET status = 'failed', error = ?, updated_at = ? WHERE message_id = ? AND status = 'pending'");
+    this.db.transaction(() => {
+      for (const id of messageIds) q.run(reason, Date.now(), id);
+    })();
+  }
+
   /** Newest first. Each filter maps onto an index, so this stays fast on millions of rows. */
   list(filter: LogFilter = {}): LogRow[] {
     const where: string[] = [];

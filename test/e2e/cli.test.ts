@@ -250,6 +250,25 @@ describe("pp log, replay, test", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ channel: "slack", status: "pending", text: "in flight" });
     slack.reset();
+    // pp replay ID sends what is still pending.
+    const replay = await pp(["replay", rows[0].id], { cwd, env });
+    expect(replay.code).toBe(0);
+    expect(slack.accepted().at(-1)!.raw).toContain("in flight");
+  });
+
+  test("Ctrl-C during a send records the undelivered message as failed, for replay --failed", async () => {
+    const cwd = workspace();
+    slack.fault({ kind: "timeout", ms: 4000 });
+    const p = Bun.spawn([BIN, "send", "--ch", "slack", "interrupted"], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env }, stdout: "ignore", stderr: "ignore" });
+    for (let i = 0; i < 100 && !slack.requests.some((r) => r.raw.includes("interrupted")); i++) await Bun.sleep(50);
+    p.kill("SIGINT");
+    expect(await p.exited).toBe(130);
+    const row = JSON.parse((await pp(["log", "--json"], { cwd, env })).stdout)[0];
+    expect(row).toMatchObject({ channel: "slack", status: "failed", error: "interrupted by SIGINT before delivery" });
+    slack.reset();
+    const replay = await pp(["replay", "--failed", "--since", "1h"], { cwd, env });
+    expect(replay.code).toBe(0);
+    expect(slack.accepted().at(-1)!.raw).toContain("interrupted");
   });
 
   test("config check and config path", async () => {
