@@ -26,6 +26,13 @@ export function parseDurationArg(flag: string, s: string): number {
   }
 }
 
+/** --deadline, else $PP_DEADLINE, else defaults.deadline. */
+export function deadlineMs(flag: string | undefined, configured: number): number {
+  if (flag) return parseDurationArg("--deadline", flag);
+  if (process.env.PP_DEADLINE) return parseDurationArg("PP_DEADLINE", process.env.PP_DEADLINE);
+  return configured;
+}
+
 export function parseLimit(s: string | undefined, dflt: number): number {
   if (s === undefined) return dflt;
   const n = Number(s);

@@ -6,7 +6,7 @@ import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import type { PushLog } from "../store/pushlog.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { interruptible, parseDurationArg, parseSince, waitReporter } from "./common.ts";
+import { deadlineMs, interruptible, parseSince, waitReporter } from "./common.ts";
 import { bad, c, err, ok, out } from "./out.ts";
 
 export default defineCommand({
@@ -16,7 +16,7 @@ export default defineCommand({
     ...chArg,
     failed: { type: "boolean", description: "Replay every failed delivery not yet delivered by a later replay (with --since)" },
     since: { type: "string", description: "With --failed: the window, 1h, 2d or ISO-8601 (default 24h)", valueHint: "when" },
-    deadline: { type: "string", description: "Overall deadline for each replayed message (default: defaults.deadline)", valueHint: "duration" },
+    deadline: { type: "string", description: "Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)", valueHint: "duration" },
     ...jsonArg,
     quiet: { type: "boolean", alias: ["q"], description: "No per-channel status lines" },
     ...configArg,
@@ -24,7 +24,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const cfg = loadConfig(args.config);
     const chosen = repeated(rawArgs, ["ch", "c"]);
-    const deadlineMs = args.deadline ? parseDurationArg("--deadline", args.deadline) : cfg.defaults.deadlineMs;
+    const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
     const results: DispatchResult[] = [];
@@ -37,7 +37,7 @@ export default defineCommand({
           { id: newId(now), createdAt: now, title: m.title ?? undefined, text: m.text, format: m.format as Format, source: "replay",
             replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name) },
           targets,
-          { recorder, limiter: store.limiter, deadline: now + deadlineMs, onEvent: waitReporter(!!args.quiet || !!args.json) },
+          { recorder, limiter: store.limiter, deadline: now + deadline, onEvent: waitReporter(!!args.quiet || !!args.json) },
         );
         results.push(r);
         return r;

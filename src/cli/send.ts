@@ -8,7 +8,7 @@ import { redactor } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { interruptible, parseDurationArg, waitReporter } from "./common.ts";
+import { deadlineMs, interruptible, waitReporter } from "./common.ts";
 import { bad, c, err, ok, out } from "./out.ts";
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
@@ -21,7 +21,7 @@ export default defineCommand({
     ...chArg,
     title: { type: "string", alias: ["t"], description: "Title (shown as the platform's title, else as a bold first line)" },
     format: { type: "enum", alias: ["f"], options: ["text", "markdown"], description: "How the text is written ($PP_FORMAT)" },
-    deadline: { type: "string", description: "Give up on what is not delivered by then, retries and rate-limit waits included (default 2m, defaults.deadline)", valueHint: "duration" },
+    deadline: { type: "string", description: "Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m)", valueHint: "duration" },
     "dry-run": { type: "boolean", description: "Print each request that would be sent (secrets redacted); send nothing" },
     ...jsonArg,
     quiet: { type: "boolean", alias: ["q"], description: "No per-channel status lines on stderr" },
@@ -41,7 +41,7 @@ export default defineCommand({
       return;
     }
 
-    const deadlineMs = args.deadline ? parseDurationArg("--deadline", args.deadline) : cfg.defaults.deadlineMs;
+    const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
     // The store is left open: every write is committed, and closing would checkpoint the WAL on each of the
@@ -49,7 +49,7 @@ export default defineCommand({
     const result = await dispatch(
       { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
       targets,
-      { recorder: interruptible(store.log), limiter: store.limiter, deadline: createdAt + deadlineMs, onEvent: waitReporter(!!args.quiet) },
+      { recorder: interruptible(store.log), limiter: store.limiter, deadline: createdAt + deadline, onEvent: waitReporter(!!args.quiet) },
     );
     reportResult(result, !!args.json, !!args.quiet);
   },

@@ -164,6 +164,9 @@ describe("pp send", () => {
     expect(row.status).toBe("failed");
     expect(row.error).toContain("deadline");
     slack.reset();
+    const bad = await pp(["send", "--ch", "slack", "x"], { cwd, env: { ...env, PP_DEADLINE: "soon" } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('PP_DEADLINE: invalid duration "soon"');
   });
 
   test("twelve pp processes at once stay within the channel's rate limit", async () => {
