@@ -205,11 +205,15 @@ async function deliver(t: Target, p: Plan, deliveryId: number, msg: Outgoing, o:
   return finish("delivered", null);
 }
 
+/** A platform that says "too fast" without saying how long to wait is not asked again within this. */
+const RATE_LIMITED_MIN_WAIT = 1000;
+
 /** Exponential backoff with jitter; a platform's own "retry after" wins when it asks for longer. */
 export function backoff(attempt: number, outcome: Outcome, random: () => number): number {
   const base = Math.min(30_000, 500 * 2 ** (attempt - 1));
   const jittered = Math.round(base / 2 + random() * (base / 2));
-  return outcome.retryAfterMs !== undefined ? Math.max(outcome.retryAfterMs, outcome.kind === "rate_limited" ? 0 : jittered) : jittered;
+  if (outcome.retryAfterMs !== undefined) return Math.max(outcome.retryAfterMs, outcome.kind === "rate_limited" ? 0 : jittered);
+  return outcome.kind === "rate_limited" ? Math.max(RATE_LIMITED_MIN_WAIT, jittered) : jittered;
 }
 
 function describe(o: Outcome): string {
@@ -220,6 +224,7 @@ function describe(o: Outcome): string {
 
 export function fmtMs(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  if (ms < 59_500) return `${(ms / 1000).toFixed(ms < 9_950 ? 1 : 0)}s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${s % 60}s`;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { backoff, dispatch, plan, type Target } from "../../src/core/dispatch.ts";
+import { backoff, dispatch, fmtMs, plan, type Target } from "../../src/core/dispatch.ts";
 import { newId, idTime } from "../../src/core/id.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
@@ -142,9 +142,26 @@ describe("backoff", () => {
     [1, "rate_limited", 7000, 0.5, 7000],
     [1, "rate_limited", 10, 0.5, 10],
     [3, "retryable", 10, 0.5, 1500],
+    [1, "rate_limited", undefined, 0.5, 1000],
+    [5, "rate_limited", undefined, 1, 8000],
   ] as const)("attempt %i %s retry-after %p jitter %p -> %i ms", (attempt, kind, retryAfterMs, r, expected) => {
     expect(backoff(attempt, { kind, retryAfterMs }, () => r)).toBe(expected);
   });
+});
+
+describe("fmtMs", () => {
+  test.each([
+    [0, "0ms"],
+    [999, "999ms"],
+    [1000, "1.0s"],
+    [9_949, "9.9s"],
+    [9_960, "10s"],
+    [59_400, "59s"],
+    [59_600, "1m0s"],
+    [61_000, "1m1s"],
+    [119_500, "2m0s"],
+    [600_000, "10m0s"],
+  ])("%i ms -> %s", (ms, text) => expect(fmtMs(ms)).toBe(text));
 });
 
 describe("ids", () => {
