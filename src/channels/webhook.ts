@@ -18,9 +18,9 @@ import {
   type TemplateVars,
 } from "./_common.ts";
 
-// Generic webhook: a user-templated request. Design notes in the project docs (platforms.md §16); peers:
-// https://github.com/caronc/apprise/blob/master/apprise/plugins/NotifyJSON.py
-const DOCS = "https://github.com/containrrr/shoutrrr/blob/main/docs/services/generic.md";
+// Generic webhook: a user-templated request to any HTTP endpoint. There is no platform doc; the template
+// language and its JSON-safe filters are described in the README ("Webhook templates").
+const DOCS = "README.md#settings-per-type";
 const DEFAULT_CONTENT_TYPE = "application/json; charset=utf-8";
 
 const isJsonType = (contentType: string) => /[/+]json\b/i.test(contentType);

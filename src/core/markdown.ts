@@ -6,8 +6,13 @@
  * nodes (escaping, entity decoding), never to rewrite a whole document, so constructs the lexer understands
  * cannot be mangled by a converter that does not.
  *
- * Dialect references: /work/shared/platforms.md §2.2 (WeCom), §3.6 (Feishu), §4.6 (DingTalk), §5.4 (Slack),
- * §6.4 (Discord), §7 (Mattermost).
+ * Dialect references:
+ * - WeCom: https://developer.work.weixin.qq.com/document/path/91770 (markdown and markdown_v2)
+ * - Feishu: https://open.feishu.cn/document/feishu-cards/card-components/content-components/rich-text
+ * - DingTalk: https://open.dingtalk.com/document/orgapp/custom-robot-access
+ * - Slack: https://docs.slack.dev/messaging/formatting-message-text
+ * - Discord: https://support.discord.com/hc/en-us/articles/210298617
+ * - Mattermost: https://docs.mattermost.com/collaborate/format-messages.html
  */
 import type { Token, Tokens } from "marked";
 
@@ -360,7 +365,7 @@ class Renderer {
 const identity = (s: string) => s;
 const backslash = (ch: string) => "\\" + ch;
 
-/** Escape the three characters Slack treats as control characters (platforms.md §5.4). */
+/** Escape the three characters Slack treats as control characters (Slack's formatting doc). */
 function slackEscape(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
@@ -425,7 +430,7 @@ const standard: Dialect = {
 
 const discord: Dialect = {
   ...standard,
-  // Discord renders only three heading levels (platforms.md §6.4).
+  // Discord renders only three heading levels (Discord's markdown guide).
   heading: (depth, inner) => (depth <= 3 ? "#".repeat(depth) + " " + inner({}) : `**${inner({ bold: true })}**`),
   // No image embedding from message content; a masked link keeps the target reachable.
   image: (href, alt) => (alt ? `[${alt}](${mdHref(href)})` : href),
@@ -440,7 +445,7 @@ const discord: Dialect = {
 // Mattermost decodes entities itself, so the source's spelling is the faithful one.
 const mattermost: Dialect = { ...standard, keepEntities: true };
 
-/** Feishu wants colliding characters as numeric entities (platforms.md §3.6). */
+/** Feishu wants colliding characters as numeric entities (Feishu's card markdown doc). */
 function feishuEscape(s: string): string {
   return s.replaceAll("<", "&#60;").replaceAll(">", "&#62;");
 }
@@ -468,7 +473,7 @@ const feishu: Dialect = {
   table: (t, r) => "```\n" + feishuEscape(alignedTable(t, r).join("\n")) + "\n```",
 };
 
-/** DingTalk often ignores a single "\n" (platforms.md §4.6), so every wanted break is a blank line. */
+/** DingTalk often ignores a single "\n" (widely reported; DingTalk's doc is silent), so every wanted break is a blank line. */
 function dingBreaks(s: string): string {
   return s.replaceAll("\n", "\n\n");
 }
@@ -492,7 +497,7 @@ const dingtalk: Dialect = {
 
 const wecomV2: Dialect = {
   ...standard,
-  // Strikethrough is not in either WeCom list (platforms.md §2.2); the words are kept, the line is not.
+  // Strikethrough is not in either WeCom list (WeCom robot doc); the words are kept, the line is not.
   del: identity,
   link: (href, label) => `[${label}](${mdHref(href)})`,
 };
@@ -542,12 +547,12 @@ function render(d: Dialect, md: string): string {
   return r.render(md);
 }
 
-/** Slack mrkdwn (platforms.md §5.4). */
+/** Slack mrkdwn (Slack's formatting doc). */
 export function toSlack(md: string): string {
   return render(slack, md);
 }
 
-/** Discord message markdown (platforms.md §6.4). */
+/** Discord message markdown (Discord's markdown guide). */
 export function toDiscord(md: string): string {
   return render(discord, md);
 }
@@ -557,17 +562,17 @@ export function toMattermost(md: string): string {
   return render(mattermost, md);
 }
 
-/** Feishu/Lark card markdown, JSON 1.0 (platforms.md §3.6). */
+/** Feishu/Lark card markdown, JSON 1.0 (Feishu's card markdown doc). */
 export function toFeishu(md: string): string {
   return render(feishu, md);
 }
 
-/** DingTalk robot markdown (platforms.md §4.6). */
+/** DingTalk robot markdown (widely reported; DingTalk's doc is silent). */
 export function toDingtalk(md: string): string {
   return render(dingtalk, md);
 }
 
-/** WeCom robot markdown: `v1` is msgtype markdown, `v2` is markdown_v2 (platforms.md §2.2). */
+/** WeCom robot markdown: `v1` is msgtype markdown, `v2` is markdown_v2 (WeCom robot doc). */
 export function toWecom(md: string, version: "v1" | "v2"): string {
   return render(version === "v1" ? wecomV1 : wecomV2, md);
 }
