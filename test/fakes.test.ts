@@ -461,7 +461,7 @@ describe("feishu", () => {
   });
 
   describe("signature", () => {
-    test("matches the platforms.md test vector", () => {
+    test("matches the test vector computed from the official algorithm", () => {
       expect(feishuSign("1599360473", "demo")).toBe(
         "l1N0gAcBjdwBvGm1xMjOF0XSyaLRpR7tuO5dHfhAYc8=",
       );
@@ -633,7 +633,7 @@ describe("dingtalk", () => {
   });
 
   describe("signature", () => {
-    test("matches the platforms.md test vector", () => {
+    test("matches the test vector computed from the official algorithm", () => {
       expect(encodeURIComponent(dingtalkSign("1700000000002", secret))).toBe(
         "VGvd0brDJp%2FnMZtR%2BXnA3yBIlhowT%2BTwkRPua0q1%2Fjg%3D",
       );
