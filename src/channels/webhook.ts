@@ -19,8 +19,9 @@ import {
 } from "./_common.ts";
 
 // Generic webhook: a user-templated request to any HTTP endpoint. There is no platform doc; the template
-// language and its JSON-safe filters are described in the README ("Webhook templates").
-const DOCS = "README.md#settings-per-type";
+// language and its JSON-safe filters are described in the README ("Webhook templates"), and a JSON body
+// must be valid JSON as the RFC defines it.
+const DOCS = "https://www.rfc-editor.org/rfc/rfc8259";
 const DEFAULT_CONTENT_TYPE = "application/json; charset=utf-8";
 
 const isJsonType = (contentType: string) => /[/+]json\b/i.test(contentType);
