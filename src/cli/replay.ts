@@ -30,8 +30,12 @@ export default defineCommand({
     const results: DispatchResult[] = [];
     const recorder = interruptible(store.log);
     try {
-      const send = async (originalId: string, targets: Target[]) => {
+      // `resume`: skip the parts of a split message that a channel already accepted (not when the user
+      // names channels with --ch, which asks for the whole message again).
+      const send = async (originalId: string, all: Target[], resume: boolean) => {
         const m = store.log.get(originalId)!.message;
+        const root = m.replay_of ?? m.id;
+        const targets = resume ? all.map((t) => ({ ...t, resume: store.log.acceptedParts(root, t.name) })) : all;
         const now = Date.now();
         const r = await dispatch(
           { id: newId(now), createdAt: now, title: m.title ?? undefined, text: m.text, format: m.format as Format, source: "replay",
@@ -58,7 +62,7 @@ export default defineCommand({
         const bar = progress(byRoot.size, !!args.quiet || !!args.json);
         let i = 0;
         for (const [root, names] of byRoot) {
-          await send(root, configured(cfg, names, root));
+          await send(root, configured(cfg, names, root), true);
           bar(++i);
         }
       } else {
@@ -67,14 +71,13 @@ export default defineCommand({
         if (!found) {
           throw new PpError("not_found", store.log.ambiguous(args.id) ? `"${args.id}" matches more than one message; give more of the id` : `no message with id "${args.id}" in the push log ${cfg.dbPath}`);
         }
-        let targets: Target[];
-        if (chosen.length) targets = expand(cfg, chosen);
+        if (chosen.length) await send(found.message.id, expand(cfg, chosen), false);
         else {
-          // Failed, or still pending after an interrupted pp; all of them when every one was delivered.
+          // Failed, or still pending after an interrupted pp; all of them, whole, when every one was delivered.
           const undelivered = found.deliveries.filter((d) => d.status !== "delivered").map((d) => d.channel);
-          targets = configured(cfg, undelivered.length ? undelivered : found.deliveries.map((d) => d.channel), found.message.id);
+          const names = undelivered.length ? undelivered : found.deliveries.map((d) => d.channel);
+          await send(found.message.id, configured(cfg, names, found.message.id), undelivered.length > 0);
         }
-        await send(found.message.id, targets);
       }
     } finally {
       store.close();

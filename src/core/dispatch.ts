@@ -13,6 +13,11 @@ export interface Target {
   rateText: string;
   retries: number;
   timeoutMs: number;
+  /**
+   * A replay's memory of earlier tries: for a message split into N parts, the parts (1-based) the platform
+   * already accepted. They are skipped when it splits into N parts again, so nothing arrives twice.
+   */
+  resume?: ReadonlyMap<number, ReadonlySet<number>>;
 }
 
 /** A message to send: what the push log records of it (targets are the names the user asked for). */
@@ -145,8 +150,10 @@ async function deliver(t: Target, p: Plan, deliveryId: number, msg: Outgoing, o:
   };
   if (p.error) return finish("failed", p.error);
   const where = (i: number) => (n > 1 ? `part ${i + 1}/${n}: ` : "");
+  const done = n > 1 ? t.resume?.get(n) : undefined;
 
   for (let i = 0; i < n; i++) {
+    if (done?.has(i + 1)) continue;
     for (let attempt = 1; ; attempt++) {
       // Wait for a rate-limit slot shared with every other pp process.
       let announced = false;

@@ -154,6 +154,22 @@ export class PushLog implements Recorder {
    * One pass over the window (by the created_at index when there is one) rather than a query per channel:
    * percentiles need each channel's latencies anyway.
    */
+  /**
+   * The parts of a message (or of any replay of it) that a channel accepted, by how many parts the message
+   * was split into then: a replay skips them when it splits the same way.
+   */
+  acceptedParts(root: string, channel: string): Map<number, Set<number>> {
+    const rows = this.db
+      .query(
+        `SELECT DISTINCT d.parts, a.part FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN attempts a ON a.delivery_id = d.id
+         WHERE (m.id = ? OR m.replay_of = ?) AND d.channel = ? AND a.outcome = 'ok'`,
+      )
+      .all(root, root, channel) as { parts: number; part: number }[];
+    const by = new Map<number, Set<number>>();
+    for (const r of rows) by.set(r.parts, (by.get(r.parts) ?? new Set()).add(r.part));
+    return by;
+  }
+
   stats(since?: number, channel?: string): StatRow[] {
     const where: string[] = [];
     const params: (string | number)[] = [];

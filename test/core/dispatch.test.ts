@@ -117,6 +117,19 @@ describe("dispatch", () => {
     expect(fake.requests.map((r) => r.answer.status)).toEqual([200, 200, 200]);
   });
 
+  test("a resumed delivery skips the parts already accepted when the message splits the same way", async () => {
+    const { t, fake } = await target("slack", 'rate = "100/s"');
+    const text = Array.from({ length: 300 }, (_, i) => `line ${String(i).padStart(3, "0")} of a long report`).join("\n");
+    const n = plan(t, undefined, text, "text", 0).parts.length;
+    expect(n).toBe(3);
+    await send([{ ...t, resume: new Map([[n, new Set([1, 3])], [2, new Set([2])]]) }], text);
+    expect(fake.accepted().map((r) => r.json.text.split("\n")[0])).toEqual(["(2/3)"]);
+    // Split differently (another config), nothing is skipped.
+    fake.reset();
+    await send([{ ...t, resume: new Map([[5, new Set([1, 2, 3])]]) }], text);
+    expect(fake.accepted().map((r) => r.json.text.split("\n")[0])).toEqual(["(1/3)", "(2/3)", "(3/3)"]);
+  });
+
   test("long rate-limit waits are announced", async () => {
     const { t } = await target("wecom", 'rate = "1/5s"');
     const events: string[] = [];

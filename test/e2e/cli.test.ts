@@ -206,6 +206,28 @@ describe("pp log, replay, test", () => {
     expect(again.stderr).toContain("nothing to replay");
   });
 
+  test("replaying a split message sends only the parts that did not arrive", async () => {
+    const cwd = workspace();
+    slack.reset();
+    const text = Array.from({ length: 150 }, (_, i) => `row ${String(i).padStart(3, "0")} of the nightly report`).join("\n");
+    // Part 1 arrives, part 2 is refused for good.
+    slack.fault({ kind: "timeout", ms: 0 });
+    slack.fault({ kind: "status", status: 400, body: "invalid_payload" });
+    const first = await pp(["send", "--ch", "slack"], { cwd, env, stdin: text });
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain("part 2/2: invalid_payload");
+    const head = (s: string) => JSON.parse(s).text.split("\n")[0];
+    expect(slack.accepted().map((r) => head(r.raw))).toEqual(["(1/2)"]);
+
+    const replay = await pp(["replay", first.stdout.trim()], { cwd, env });
+    expect(replay.code).toBe(0);
+    expect(slack.accepted().map((r) => head(r.raw))).toEqual(["(1/2)", "(2/2)"]);
+    // Asked for by name, the whole message goes again.
+    await pp(["replay", first.stdout.trim(), "--ch", "slack"], { cwd, env });
+    expect(slack.accepted().map((r) => head(r.raw))).toEqual(["(1/2)", "(2/2)", "(1/2)", "(2/2)"]);
+    slack.reset();
+  });
+
   test("log show prints every attempt with the platform's answer", async () => {
     const cwd = workspace();
     wecom.reset();
