@@ -227,6 +227,20 @@ export const codePoints = (s: string): number => {
 export const isObject = (v: unknown): v is Record<string, any> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+/**
+ * The body of a Slack-style incoming webhook: JSON, or the Slack-1 form encoding `payload=<json>` that Slack and
+ * Mattermost both accept. undefined when neither parses.
+ */
+export function webhookPayload(ctx: Ctx): unknown {
+  const type = (ctx.headers["content-type"] ?? "").split(";")[0]!.trim();
+  if (type !== "application/x-www-form-urlencoded") return ctx.json;
+  try {
+    return JSON.parse(new URLSearchParams(ctx.raw).get("payload") ?? "");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sets `value` at a dotted path, creating objects on the way. */
 export function setPath(
   target: Record<string, any>,

@@ -15,6 +15,7 @@ import {
   json,
   serve,
   text,
+  webhookPayload,
 } from "./_base.ts";
 
 /** model.PostMessageMaxRunesV2 */
@@ -44,17 +45,7 @@ export function mattermost(opts: FakeOptions = {}) {
     token,
     webhook: (base) => `${base}/hooks/${token}`,
     handle(ctx) {
-      const type = (ctx.headers["content-type"] ?? "").split(";")[0]!.trim();
-      let payload: unknown = ctx.json;
-      if (type === "application/x-www-form-urlencoded") {
-        try {
-          payload = JSON.parse(
-            new URLSearchParams(ctx.raw).get("payload") ?? "",
-          );
-        } catch {
-          payload = undefined;
-        }
-      }
+      const payload = webhookPayload(ctx);
       if (!isObject(payload))
         return appError(
           "web.incoming_webhook.parse.app_error",

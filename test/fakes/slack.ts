@@ -13,6 +13,7 @@ import {
   isObject,
   serve,
   text,
+  webhookPayload,
 } from "./_base.ts";
 
 const MAX_BLOCKS = 50;
@@ -65,21 +66,7 @@ export function slack(opts: FakeOptions = {}) {
     webhook: (base) => `${base}${path}`,
     handle(ctx) {
       if (ctx.path !== path) return text(404, "no_service");
-      let payload: unknown = ctx.json;
-      // Slack also takes the Slack-1 form encoding: payload=<json>.
-      if (
-        (ctx.headers["content-type"] ?? "").startsWith(
-          "application/x-www-form-urlencoded",
-        )
-      ) {
-        try {
-          payload = JSON.parse(
-            new URLSearchParams(ctx.raw).get("payload") ?? "",
-          );
-        } catch {
-          payload = undefined;
-        }
-      }
+      const payload = webhookPayload(ctx);
       if (!isObject(payload))
         return { ...text(400, "invalid_payload"), json: payload ?? null };
       const r = limiter.take(ctx.now);
