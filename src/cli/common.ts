@@ -1,9 +1,9 @@
 import { parseDuration } from "../channels/_common.ts";
-import { fmtMs, type DispatchEvent } from "../core/dispatch.ts";
+import { fmtMs, type DeliveryResult, type DispatchEvent } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
 import type { Recorder } from "../core/ports.ts";
 import type { PushLog } from "../store/pushlog.ts";
-import { err } from "./out.ts";
+import { bad, c, err, ok } from "./out.ts";
 
 /** "1h", "2d", "90m" (ago) or an ISO-8601 date/time -> unix ms. */
 export function parseSince(s: string, now = Date.now()): number {
@@ -67,4 +67,12 @@ export function interruptible(log: PushLog): Recorder {
     attempt: (a) => log.attempt(a),
     finish: (id, f) => log.finish(id, f),
   };
+}
+
+/** One status line per delivery, for stderr: ✔ name 12ms (2 parts, 3 attempts) or ✖ name error. */
+export function deliveryLine(d: DeliveryResult): string {
+  if (d.status !== "delivered") return bad(`${d.channel} ${c.red(d.error ?? "failed")}`);
+  const parts = d.parts > 1 ? `, ${d.parts} parts` : "";
+  const tries = d.attempts > 1 ? `, ${d.attempts} attempts` : "";
+  return ok(`${d.channel} ${c.dim(`${d.latencyMs}ms${parts}${tries}`)}`);
 }

@@ -4,10 +4,9 @@ import { PpError } from "../core/errors.ts";
 import { newId } from "../core/id.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
-import type { PushLog } from "../store/pushlog.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { deadlineMs, interruptible, parseSince, waitReporter } from "./common.ts";
-import { bad, c, err, ok, out } from "./out.ts";
+import { deadlineMs, deliveryLine, interruptible, parseSince, waitReporter } from "./common.ts";
+import { c, err, out } from "./out.ts";
 
 export default defineCommand({
   meta: { name: "replay", description: "Send a logged message again (to the channels where it failed), or every failed delivery with --failed" },
@@ -114,7 +113,7 @@ function report(results: DispatchResult[], json: boolean, quiet: boolean): void 
     for (const r of results) {
       out(r.id);
       if (quiet) continue;
-      for (const d of r.deliveries) err(d.status === "delivered" ? ok(`${d.channel} ${c.dim(`${d.latencyMs}ms`)}`) : bad(`${d.channel} ${c.red(d.error ?? "failed")}`));
+      for (const d of r.deliveries) err(deliveryLine(d));
     }
   }
   process.exitCode = failed ? 1 : 0;

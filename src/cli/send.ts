@@ -8,8 +8,8 @@ import { redactor } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { deadlineMs, interruptible, waitReporter } from "./common.ts";
-import { bad, c, err, ok, out } from "./out.ts";
+import { deadlineMs, deliveryLine, interruptible, waitReporter } from "./common.ts";
+import { c, err, out } from "./out.ts";
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
 const MAX_TEXT_BYTES = 1024 * 1024;
@@ -139,12 +139,7 @@ function reportResult(result: DispatchResult, json: boolean, quiet: boolean): vo
     out(result.id);
   }
   if (!quiet && !json) {
-    for (const d of result.deliveries) {
-      const parts = d.parts > 1 ? `, ${d.parts} parts` : "";
-      const tries = d.attempts > 1 ? `, ${d.attempts} attempts` : "";
-      if (d.status === "delivered") err(ok(`${d.channel} ${c.dim(`${d.latencyMs}ms${parts}${tries}`)}`));
-      else err(bad(`${d.channel} ${c.red(d.error ?? "failed")}`));
-    }
+    for (const d of result.deliveries) err(deliveryLine(d));
     if (failed) err(c.dim(`pp: ${failed} of ${result.deliveries.length} deliveries failed; retry with: pp replay ${result.id}`));
   }
   process.exitCode = failed ? 1 : 0;
