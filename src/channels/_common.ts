@@ -214,10 +214,6 @@ export function withKeyword(text: string, keyword: string | undefined, alsoSearc
   return `${text}${newline}${keyword}`;
 }
 
-export function isLastPart(ctx: { index: number; total: number }): boolean {
-  return ctx.index === ctx.total - 1;
-}
-
 // ---------------------------------------------------------------------------
 // Classification
 

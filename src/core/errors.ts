@@ -21,6 +21,3 @@ export class PpError extends Error {
     this.exitCode = exitCode;
   }
 }
-
-export const usageError = (msg: string) => new PpError("usage", msg);
-export const configError = (msg: string) => new PpError("config", msg);
