@@ -4,6 +4,7 @@ import { PpError } from "../core/errors.ts";
 import { newId } from "../core/id.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
+import type { MessageDetail } from "../store/pushlog.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
 import { deadlineMs, deliveryLine, interruptible, parseSince, waitReporter } from "./common.ts";
 import { c, err, out } from "./out.ts";
@@ -31,8 +32,7 @@ export default defineCommand({
     try {
       // `resume`: skip the parts of a split message that a channel already accepted (not when the user
       // names channels with --ch, which asks for the whole message again).
-      const send = async (originalId: string, all: Target[], resume: boolean) => {
-        const m = store.log.get(originalId)!.message;
+      const send = async (m: MessageDetail["message"], all: Target[], resume: boolean) => {
         const root = m.replay_of ?? m.id;
         const targets = resume ? all.map((t) => ({ ...t, resume: store.log.acceptedParts(root, t.name) })) : all;
         const now = Date.now();
@@ -61,7 +61,7 @@ export default defineCommand({
         const bar = progress(byRoot.size, !!args.quiet || !!args.json);
         let i = 0;
         for (const [root, names] of byRoot) {
-          await send(root, configured(cfg, names, root), true);
+          await send(store.log.get(root)!.message, configured(cfg, names, root), true);
           bar(++i);
         }
       } else {
@@ -70,12 +70,12 @@ export default defineCommand({
         if (!found) {
           throw new PpError("not_found", store.log.ambiguous(args.id) ? `"${args.id}" matches more than one message; give more of the id` : `no message with id "${args.id}" in the push log ${cfg.dbPath}`);
         }
-        if (chosen.length) await send(found.message.id, expand(cfg, chosen), false);
+        if (chosen.length) await send(found.message, expand(cfg, chosen), false);
         else {
           // Failed, or still pending after an interrupted pp; all of them, whole, when every one was delivered.
           const undelivered = found.deliveries.filter((d) => d.status !== "delivered").map((d) => d.channel);
           const names = undelivered.length ? undelivered : found.deliveries.map((d) => d.channel);
-          await send(found.message.id, configured(cfg, names, found.message.id), undelivered.length > 0);
+          await send(found.message, configured(cfg, names, found.message.id), undelivered.length > 0);
         }
       }
     } finally {
