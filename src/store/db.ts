@@ -53,6 +53,12 @@ const MIGRATIONS: string[] = [
    CREATE TABLE rate_events (key TEXT NOT NULL, at INTEGER NOT NULL);
    CREATE INDEX rate_events_key ON rate_events(key, at);
    CREATE TABLE rate_blocks (key TEXT PRIMARY KEY, until INTEGER NOT NULL);`,
+  // Who is sending a pending delivery, so an abandoned one (its process killed) can be told from one in flight;
+  // why a destination is blocked, so `pp channels` can say.
+  `ALTER TABLE deliveries ADD COLUMN owner TEXT;          -- "host:pid" of the process sending it, while pending
+   ALTER TABLE deliveries ADD COLUMN lease_until INTEGER; -- unix ms after which a pending delivery is abandoned whoever owns it
+   ALTER TABLE rate_blocks ADD COLUMN cause TEXT;         -- what the platform said, for pp channels
+   ALTER TABLE rate_blocks ADD COLUMN since INTEGER;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,31 +7,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startFake, type Fake } from "../fakes/index.ts";
 import { q, tempDir } from "../helpers.ts";
+import { BIN, needBinary, pp } from "./_run.ts";
 
-const ROOT = join(import.meta.dir, "../..");
-const BIN = join(ROOT, "dist", process.platform === "win32" ? "pp.exe" : "pp");
-
-beforeAll(() => {
-  if (!existsSync(BIN)) {
-    const b = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-    if (b.exitCode !== 0) throw new Error("could not build dist/pp");
-  }
-}, 120_000);
-
-interface Run { code: number; stdout: string; stderr: string; ms: number }
-
-async function pp(args: string[], opts: { cwd: string; stdin?: string; env?: Record<string, string> }): Promise<Run> {
-  const started = performance.now();
-  const p = Bun.spawn([BIN, ...args], {
-    cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "", HOME: opts.cwd, NO_COLOR: "1", ...opts.env },
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr, ms: performance.now() - started };
-}
+needBinary();
 
 let wecom: Fake;
 let feishu: Fake;
