@@ -23,9 +23,12 @@ export const commands: Record<string, Loader> = {
 export const EXIT_CODES = `EXIT CODES
 
   0  success: every delivery succeeded
-  1  at least one delivery failed (see \`pp log --failed\`)
+  1  at least one delivery failed (see \`pp log --failed\`, resend with \`pp replay --failed\`)
   2  usage or configuration error; nothing was sent
-  130, 143  interrupted (SIGINT, SIGTERM); what was not delivered is logged as failed`;
+  3  the push log cannot be opened or written; nothing was sent
+  4  sent, but the outcome could not be written to the push log; stderr lists each channel's outcome
+  5  the result could not be written to stdout (full or closed); stderr has the message id
+  129, 130, 143  interrupted (SIGHUP, SIGINT, SIGTERM); what was not delivered is logged as failed`;
 
 export async function loadCommand(name: string): Promise<CommandDef<any>> {
   return (await commands[name]!()).default;
