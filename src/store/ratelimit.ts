@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { Limiter, RateLimit } from "../core/ports.ts";
+import type { Block, Limiter, RateLimit, Wait } from "../core/ports.ts";
 
 /**
  * A sliding-window log per destination, kept in SQLite so that every pp process on the machine sees
@@ -9,10 +9,10 @@ import type { Limiter, RateLimit } from "../core/ports.ts";
 export class SqliteLimiter implements Limiter {
   constructor(private readonly db: Database) {}
 
-  acquire(key: string, limits: RateLimit[], now: number): number {
-    return this.db.transaction(() => {
-      const block = this.db.query("SELECT until FROM rate_blocks WHERE key = ?").get(key) as { until: number } | null;
-      if (block && block.until > now) return block.until - now;
+  acquire(key: string, limits: RateLimit[], now: number): Wait {
+    return this.db.transaction((): Wait => {
+      const block = this.db.query("SELECT since, until, cause FROM rate_blocks WHERE key = ?").get(key) as StoredBlock | null;
+      if (block && block.until > now) return { ms: block.until - now, block: blockOf(block) };
       let wait = 0;
       let longest = 0;
       for (const { count, windowMs } of limits) {
@@ -27,18 +27,41 @@ export class SqliteLimiter implements Limiter {
           wait = Math.max(wait, row.at + win - now + 1);
         }
       }
-      if (wait > 0) return wait;
+      if (wait > 0) return { ms: wait };
       this.db.query("INSERT INTO rate_events (key, at) VALUES (?, ?)").run(key, now);
       this.db.query("DELETE FROM rate_events WHERE key = ? AND at <= ?").run(key, now - longest);
-      return 0;
+      return { ms: 0 };
     }).immediate();
   }
 
-  block(key: string, until: number): void {
+  /** The longer block wins; its cause and start go with it. */
+  block(key: string, b: Block): void {
     this.db
-      .query("INSERT INTO rate_blocks (key, until) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until = max(until, excluded.until)")
-      .run(key, until);
+      .query(
+        `INSERT INTO rate_blocks (key, until, cause, since) VALUES (?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET cause = CASE WHEN excluded.until >= until THEN excluded.cause ELSE cause END,
+           since = CASE WHEN excluded.until >= until THEN excluded.since ELSE since END, until = max(until, excluded.until)`,
+      )
+      .run(key, b.until, b.cause, b.since);
   }
+
+  /** Blocks still in force at `now`, by key. */
+  blocks(now: number): Map<string, Block> {
+    const rows = this.db.query("SELECT key, since, until, cause FROM rate_blocks WHERE until > ?").all(now) as (StoredBlock & { key: string })[];
+    return new Map(rows.map((r) => [r.key, blockOf(r)]));
+  }
+
+  /** Lifts the block on `key`; true when one was in force. */
+  unblock(key: string, now: number): boolean {
+    return this.db.query("DELETE FROM rate_blocks WHERE key = ? AND until > ?").run(key, now).changes > 0;
+  }
+}
+
+interface StoredBlock { since: number | null; until: number; cause: string | null }
+
+/** Rows written before causes were recorded have none. */
+function blockOf(r: StoredBlock): Block {
+  return { since: r.since ?? r.until, until: r.until, cause: r.cause ?? "the platform asked to slow down" };
 }
 
 /**

@@ -6,7 +6,7 @@ const s = openStore(db!);
 for (let i = 0; i < Number(n); i++) {
   for (;;) {
     const now = Date.now();
-    const wait = s.limiter.acquire("shared", [{ count: 6, windowMs: 1000 }], now);
+    const wait = s.limiter.acquire("shared", [{ count: 6, windowMs: 1000 }], now).ms;
     if (wait === 0) {
       console.log(now);
       break;

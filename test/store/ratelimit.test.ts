@@ -8,17 +8,17 @@ describe("SqliteLimiter", () => {
     const s = openStore(join(tempDir(), "pp.db"));
     const limits = [{ count: 3, windowMs: 10_000 }];
     const t0 = 1_000_000;
-    expect([0, 1, 2].map((i) => s.limiter.acquire("k", limits, t0 + i))).toEqual([0, 0, 0]);
-    const wait = s.limiter.acquire("k", limits, t0 + 5);
+    expect([0, 1, 2].map((i) => s.limiter.acquire("k", limits, t0 + i).ms)).toEqual([0, 0, 0]);
+    const wait = s.limiter.acquire("k", limits, t0 + 5).ms;
     // The oldest slot leaves the window 10 s (+ the safety margin) after it was taken.
     expect(wait).toBeGreaterThan(10_000 - 5);
     expect(wait).toBeLessThanOrEqual(10_000 + 500 + 1 - 5);
-    expect(s.limiter.acquire("k", limits, t0 + 5 + wait)).toBe(0);
+    expect(s.limiter.acquire("k", limits, t0 + 5 + wait).ms).toBe(0);
     // Short windows get at least 250 ms of margin for network jitter.
-    expect(s.limiter.acquire("fast", [{ count: 1, windowMs: 1000 }], t0)).toBe(0);
-    expect(s.limiter.acquire("fast", [{ count: 1, windowMs: 1000 }], t0)).toBe(1251);
+    expect(s.limiter.acquire("fast", [{ count: 1, windowMs: 1000 }], t0).ms).toBe(0);
+    expect(s.limiter.acquire("fast", [{ count: 1, windowMs: 1000 }], t0).ms).toBe(1251);
     // Other destinations are independent.
-    expect(s.limiter.acquire("other", limits, t0 + 5)).toBe(0);
+    expect(s.limiter.acquire("other", limits, t0 + 5).ms).toBe(0);
     s.close();
   });
 
@@ -28,7 +28,7 @@ describe("SqliteLimiter", () => {
     let t = 0;
     let admitted = 0;
     for (let i = 0; i < 200 && t < 60_000; i++) {
-      const w = s.limiter.acquire("f", limits, t);
+      const w = s.limiter.acquire("f", limits, t).ms;
       if (w === 0) admitted++;
       else t += w;
     }
@@ -38,9 +38,9 @@ describe("SqliteLimiter", () => {
 
   test("a block from the platform holds back every sender until it ends", () => {
     const s = openStore(join(tempDir(), "pp.db"));
-    s.limiter.block("d", 50_000);
-    expect(s.limiter.acquire("d", [], 10_000)).toBe(40_000);
-    expect(s.limiter.acquire("d", [], 50_000)).toBe(0);
+    s.limiter.block("d", { since: 5_000, until: 50_000, cause: "the platform asked" });
+    expect(s.limiter.acquire("d", [], 10_000)).toEqual({ ms: 40_000, block: { since: 5_000, until: 50_000, cause: "the platform asked" } });
+    expect(s.limiter.acquire("d", [], 50_000)).toEqual({ ms: 0 });
     s.close();
   });
 
