@@ -7,9 +7,6 @@ export const JSON_HEADERS: Readonly<Record<string, string>> = {
   "User-Agent": "pp",
 };
 
-/** Longest piece of a platform's own error text kept in an outcome. */
-const ERROR_TEXT_MAX = 300;
-
 // ---------------------------------------------------------------------------
 // Rates and durations
 
@@ -67,6 +64,25 @@ export function parseDuration(s: string): number {
   return Math.round(total);
 }
 
+/**
+ * The longest timeout or deadline pp accepts. A day is far beyond any send, and well below the 2^31-1 ms
+ * (24.8 days) that a timer can hold: a longer one fires at once.
+ */
+export const MAX_DURATION_MS = 86_400_000;
+
+/** What is wrong with a timeout or deadline, or undefined when it is a duration from 1 ms to MAX_DURATION_MS. */
+export function durationProblem(s: string): string | undefined {
+  let ms: number;
+  try {
+    ms = parseDuration(s);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (ms <= 0) return "must be longer than 0";
+  if (!(ms <= MAX_DURATION_MS)) return `"${s}" is too long: at most 24h`;
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------
 // Schema pieces
 
@@ -105,16 +121,8 @@ const rateString = v.pipe(
 /** Fields every channel section accepts. */
 export const commonFields = {
   rate: v.optional(v.union([rateString, v.array(rateString)], 'must be a rate such as "20/min" or a list of rates')),
-  timeout: v.optional(
-    v.pipe(
-      v.string(),
-      checkWith(
-        (s: string) =>
-          thrownMessage(() => parseDuration(s)) ?? (parseDuration(s) > 0 ? undefined : "must be longer than 0"),
-      ),
-    ),
-  ),
-  retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"))),
+  timeout: v.optional(v.pipe(v.string(), checkWith(durationProblem))),
+  retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"), v.maxValue(20, "must be 20 or less"))),
 };
 
 export const stringList = v.array(v.string());
@@ -134,7 +142,16 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Every string of a webhook URL that must not be shown: query values, token-like path segments, the URL itself. */
+/** Credentials in a URL, decoded, and the Basic authorization fetch derives from them. */
+function credentialSecrets(u: URL): string[] {
+  if (!u.username && !u.password) return [];
+  const user = safeDecode(u.username);
+  const pass = safeDecode(u.password);
+  const basic = (s: string) => Buffer.from(s).toString("base64");
+  return [u.username, user, u.password, pass, basic(`${user}:${pass}`), basic(`${u.username}:${u.password}`)];
+}
+
+/** Every string of a webhook URL that must not be shown: query values, token-like path segments, credentials, the URL itself. */
 export function urlSecrets(url: string): string[] {
   const out = new Set<string>([url]);
   if (URL.canParse(url)) {
@@ -146,13 +163,12 @@ export function urlSecrets(url: string): string[] {
       const raw = pair.slice(pair.indexOf("=") + 1);
       if (pair.includes("=") && raw !== "") out.add(raw).add(safeDecode(raw.replaceAll("+", " ")));
     }
-    if (u.password) out.add(u.password).add(safeDecode(u.password));
-    if (u.username) out.add(u.username).add(safeDecode(u.username));
+    for (const s of credentialSecrets(u)) out.add(s);
   }
   return [...out].filter((s) => s.length > 0);
 }
 
-/** Origin and path with token-like segments and every query value replaced by "***". */
+/** A URL met in a platform's text: origin and path with token-like segments and every query value replaced by "***". */
 export function redactUrl(url: string): string {
   if (!URL.canParse(url)) return "***";
   const u = new URL(url);
@@ -169,6 +185,64 @@ export function redactUrl(url: string): string {
   return `${u.origin}${path}${query ? `?${query}` : ""}`;
 }
 
+/**
+ * The fixed path segments of a platform's webhook URL, shown as they are; every other segment is a credential.
+ * `undefined` stands for a URL of unknown shape, whose whole path and query are hidden.
+ */
+export type UrlShape = readonly string[] | undefined;
+
+/**
+ * Words a generic webhook's path is often made of. They are still masked on display, but not hidden in
+ * answers and errors: hiding "webhook" everywhere would mangle pp's own messages and keep nothing secret.
+ */
+const COMMON_PATH_WORDS = new Set([
+  "api", "hook", "hooks", "webhook", "webhooks", "notify", "notification", "notifications", "send", "message",
+  "messages", "services", "service", "robot", "bot", "bots", "incoming", "alert", "alerts", "event", "events",
+  "push", "post", "json", "text", "channel", "channels", "open-apis", "cgi-bin", "index.php",
+]);
+
+/**
+ * How a destination is shown everywhere (pp channels, pp log, the push log, --dry-run, pp test). Of a URL of
+ * known shape: the origin, the platform's fixed segments, "***" for the rest and for every query value. Of
+ * any other URL: scheme, host and port only, since any part of its path or query may be the credential.
+ * Credentials before the host never show.
+ */
+export function showUrl(url: string, shape?: UrlShape): string {
+  if (!URL.canParse(url)) return "***";
+  const u = new URL(url);
+  if (shape === undefined) return `${u.origin}/${u.pathname === "/" && u.search === "" ? "" : "***"}`;
+  const known = new Set(shape);
+  const path = u.pathname
+    .split("/")
+    .map((seg) => (seg === "" || known.has(seg) ? seg : "***"))
+    .join("/");
+  const query = u.search
+    .slice(1)
+    .split("&")
+    .filter((pair) => pair !== "")
+    .map((pair) => `${pair.includes("=") ? pair.slice(0, pair.indexOf("=")) : "***"}=***`)
+    .join("&");
+  return `${u.origin}${path}${query ? `?${query}` : ""}`;
+}
+
+/** What showUrl hides of a destination URL, as secrets to remove from every answer and error. */
+export function destinationSecrets(url: string, shape?: UrlShape): string[] {
+  const out = urlSecrets(url);
+  if (!URL.canParse(url)) return out;
+  const u = new URL(url);
+  const known = new Set(shape ?? []);
+  let hidden = false;
+  for (const seg of u.pathname.split("/")) {
+    if (seg === "" || known.has(seg) || (shape === undefined && COMMON_PATH_WORDS.has(seg.toLowerCase()))) continue;
+    out.push(seg, safeDecode(seg));
+    hidden = true;
+  }
+  // An answer may quote the path whole ("no route for /webhook/ab"), where a short segment alone would not match.
+  if (hidden) out.push(u.pathname, safeDecode(u.pathname));
+  if (u.search) out.push(`${u.pathname}${u.search}`);
+  return [...new Set(out)];
+}
+
 /** A stable identity for rate limiting; the raw URL never leaves this function. */
 export function rateKeyOf(type: string, url: string, dropParams: readonly string[] = []): string {
   let key = url;
@@ -180,14 +254,15 @@ export function rateKeyOf(type: string, url: string, dropParams: readonly string
   return `${type}:${new Bun.CryptoHasher("sha256").update(key).digest("hex")}`;
 }
 
-/** Platform text made safe to keep: URLs in it redacted, whitespace collapsed, length capped. */
-export function errorText(s: string, max = ERROR_TEXT_MAX): string {
-  const clean = s
+/**
+ * Platform text made safe to carry: URLs in it redacted, whitespace collapsed. Not cut: the core first
+ * removes every secret it knows of, then cuts (a cut here could leave the head of a secret it cannot match).
+ */
+export function errorText(s: string): string {
+  return s
     .replace(/https?:\/\/[^\s"'<>]+/g, redactUrl)
     .replace(/\s+/g, " ")
     .trim();
-  if (clean.length <= max) return clean;
-  return `${Array.from(clean.slice(0, max)).slice(0, -1).join("")}…`;
 }
 
 // ---------------------------------------------------------------------------
@@ -263,7 +338,7 @@ export function parseJson(body: string): unknown {
 export function unexpected(res: HttpResponse): Outcome {
   return {
     kind: "permanent",
-    error: `unexpected response: ${errorText(res.body, 200)}`,
+    error: `unexpected response: ${errorText(res.body)}`,
     code: res.status,
   };
 }
@@ -317,13 +392,17 @@ export function postJson(url: string, payload: unknown): HttpRequest {
   };
 }
 
-/** secrets/target/rateKey for channels whose credential is the webhook URL (plus an optional signing secret). */
+/**
+ * secrets/target/rateKey for channels whose credential is the webhook URL (plus an optional signing secret).
+ * `shape`: the platform's fixed path segments (see showUrl).
+ */
 export function webhookIdentity<O extends { type: string; webhook: string; secret?: string | undefined }>(
+  shape: readonly string[],
   dropFromKey: readonly string[] = [],
 ) {
   return {
-    secrets: (o: O): string[] => [...urlSecrets(o.webhook), ...(o.secret ? [o.secret] : [])],
-    target: (o: O): string => redactUrl(o.webhook),
+    secrets: (o: O): string[] => [...destinationSecrets(o.webhook, shape), ...(o.secret ? [o.secret] : [])],
+    target: (o: O, url: string = o.webhook): string => showUrl(url, shape),
     rateKey: (o: O): string => rateKeyOf(o.type, o.webhook, dropFromKey),
   };
 }

@@ -108,7 +108,7 @@ const dingtalk: ChannelDef<DingtalkOptions> = {
   render: (text, format) => (format === "markdown" ? toDingtalk(text) : text),
   build,
   classify: (res) => classifyByCode(res, CODES),
-  ...webhookIdentity<DingtalkOptions>(["timestamp", "sign"]),
+  ...webhookIdentity<DingtalkOptions>(["robot", "send"], ["timestamp", "sign"]),
 };
 
 export default dingtalk;

@@ -117,7 +117,7 @@ const discord: ChannelDef<DiscordOptions> = {
   render: (text, format) => (format === "markdown" ? toDiscord(text) : text),
   build,
   classify,
-  ...webhookIdentity<DiscordOptions>(),
+  ...webhookIdentity<DiscordOptions>(["api", "v8", "v9", "v10", "webhooks", "slack", "github"]),
 };
 
 export default discord;

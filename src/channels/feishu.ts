@@ -93,7 +93,7 @@ const feishu: ChannelDef<FeishuOptions> = {
   render: (text, format) => (format === "markdown" ? toFeishu(text) : text),
   build,
   classify: (res) => classifyByCode(res, CODES),
-  ...webhookIdentity<FeishuOptions>(),
+  ...webhookIdentity<FeishuOptions>(["open-apis", "bot", "v2", "hook"]),
 };
 
 export default feishu;

@@ -62,7 +62,7 @@ const mattermost: ChannelDef<MattermostOptions> = {
   render: (text, format) => (format === "markdown" ? toMattermost(text) : text),
   build,
   classify,
-  ...webhookIdentity<MattermostOptions>(),
+  ...webhookIdentity<MattermostOptions>(["hooks"]),
 };
 
 export default mattermost;

@@ -86,7 +86,7 @@ const slack: ChannelDef<SlackOptions> = {
   render: (text, format) => (format === "markdown" ? toSlack(text) : escapeMrkdwn(text)),
   build,
   classify,
-  ...webhookIdentity<SlackOptions>(),
+  ...webhookIdentity<SlackOptions>(["services", "triggers", "workflows"]),
 };
 
 export default slack;

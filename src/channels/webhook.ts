@@ -5,16 +5,16 @@ import {
   checkWith,
   classifyHttp,
   commonFields,
+  destinationSecrets,
   errorText,
   httpUrl,
   jsonValue,
   parseJson,
   parseTags,
   rateKeyOf,
-  redactUrl,
   renderTemplate,
+  showUrl,
   unexpected,
-  urlSecrets,
   type TemplateVars,
 } from "./_common.ts";
 
@@ -166,12 +166,25 @@ function classify(res: HttpResponse, o?: WebhookOptions): Outcome {
   const actual = valueAt(json, o.success.path);
   if (actual === o.success.equals) return http;
   const code = typeof actual === "string" || typeof actual === "number" ? actual : undefined;
-  const error = `${o.success.path} is ${JSON.stringify(actual) ?? "missing"}, expected ${JSON.stringify(o.success.equals)}: ${errorText(res.body, 200)}`;
+  const error = `${o.success.path} is ${JSON.stringify(actual) ?? "missing"}, expected ${JSON.stringify(o.success.equals)}: ${errorText(res.body)}`;
   return code === undefined ? { kind: "permanent", error } : { kind: "permanent", error, code };
 }
 
 /** Header values are secrets unless plainly descriptive: a wrong guess the other way would leak a token. */
 const PUBLIC_HEADERS = new Set(["content-type", "accept", "user-agent"]);
+
+/** A header value and the parts a receiver may echo alone: the token of "Bearer <token>", the user and password of Basic. */
+function headerSecrets(value: string): string[] {
+  const out = [value];
+  const last = value.trim().split(/\s+/).at(-1)!;
+  if (last !== value) out.push(last);
+  if (/^basic\s/i.test(value.trim())) {
+    const decoded = Buffer.from(last, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon !== -1) out.push(decoded, decoded.slice(0, colon), decoded.slice(colon + 1));
+  }
+  return out;
+}
 
 const webhook: ChannelDef<WebhookOptions> = {
   type: "webhook",
@@ -185,15 +198,13 @@ const webhook: ChannelDef<WebhookOptions> = {
   build,
   classify,
   secrets: (o) => [
-    ...urlSecrets(o.url),
-    ...Object.entries(o.headers).flatMap(([name, value]) => {
-      if (PUBLIC_HEADERS.has(name.toLowerCase()) || value.trim() === "") return [];
-      // "Bearer <token>": a receiver may echo the token alone.
-      const last = value.trim().split(/\s+/).at(-1)!;
-      return last === value ? [value] : [value, last];
-    }),
+    ...destinationSecrets(o.url),
+    ...Object.entries(o.headers).flatMap(([name, value]) =>
+      PUBLIC_HEADERS.has(name.toLowerCase()) || value.trim() === "" ? [] : headerSecrets(value),
+    ),
   ],
-  target: (o) => redactUrl(o.url),
+  // The URL may be a template whose every part is the user's: only scheme, host and port show.
+  target: (o, url = o.url) => showUrl(url),
   rateKey: (o) => rateKeyOf("webhook", o.url),
 };
 

@@ -93,7 +93,7 @@ const wecom: ChannelDef<WecomOptions> = {
   render: (text, format, o) => (format === "markdown" ? toWecom(text, o.markdown) : text),
   build,
   classify: (res) => classifyByCode(res, CODES),
-  ...webhookIdentity<WecomOptions>(),
+  ...webhookIdentity<WecomOptions>(["cgi-bin", "webhook", "send"]),
 };
 
 export default wecom;

@@ -100,8 +100,11 @@ export interface ChannelDef<O extends { type: string } = any> {
   classify(res: HttpResponse, opts: O): Outcome;
   /** Every string that must never be shown: tokens, secrets, keys inside URLs. */
   secrets(opts: O): string[];
-  /** A redacted, human-readable description of the destination (for `pp channels`, logs). */
-  target(opts: O): string;
+  /**
+   * The destination as every output shows it (`pp channels`, `pp test`, the push log, --dry-run): redacted by
+   * one rule per channel. Given `url` (a request this channel built), that URL shown by the same rule.
+   */
+  target(opts: O, url?: string): string;
   /** A stable identity of the destination for rate limiting (two channels on one webhook share limits). */
   rateKey(opts: O): string;
 }

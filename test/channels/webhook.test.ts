@@ -205,8 +205,8 @@ describe("webhook secrets", () => {
     expect(s).not.toContain("application/json");
   });
 
-  test("target and rateKey hide the token", () => {
-    expect(webhook.target(o)).toBe("https://hooks.example.com/notify?token=***");
+  test("target shows scheme, host and port only; rateKey hides the token", () => {
+    expect(webhook.target(o)).toBe("https://hooks.example.com/***");
     expect(webhook.rateKey(o)).toMatch(/^webhook:[0-9a-f]{64}$/);
   });
 });
