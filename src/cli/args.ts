@@ -46,7 +46,11 @@ export function repeated(argv: string[], names: string[]): string[] {
     const flag = eq === -1 ? a : a.slice(0, eq);
     if (!spellings.has(flag)) continue;
     const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
-    if (value !== undefined) out.push(...value.split(",").map((s) => s.trim()).filter(Boolean));
+    if (value === undefined) continue;
+    const names = value.split(",").map((s) => s.trim()).filter(Boolean);
+    // `--ch "$UNSET"` must not fall back to the default channels: an empty value is a mistake, not a choice.
+    if (names.length === 0) throw new PpError("usage", `${flag} ${JSON.stringify(value)} names no channel; give a channel or group name (pp channels lists them)`);
+    out.push(...names);
   }
   return out;
 }

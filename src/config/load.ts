@@ -1,13 +1,13 @@
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, constants as fsc, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import * as v from "valibot";
 import { channels as registry, channelTypes, isChannelType } from "../channels/index.ts";
-import { parseDuration, parseRate } from "../channels/_common.ts";
+import { durationProblem, parseDuration, parseRate } from "../channels/_common.ts";
 import type { Target } from "../core/dispatch.ts";
 import type { ChannelDef } from "../core/types.ts";
 import { PpError } from "../core/errors.ts";
-import { configCandidates, defaultDbPath } from "./paths.ts";
+import { configCandidates, defaultDbPath, expandHome } from "./paths.ts";
 
 export interface Config {
   /** The file it came from, or null when no config exists (only commands that need no channels work then). */
@@ -20,16 +20,24 @@ export interface Config {
 
 const DEFAULTS = { retries: 3, timeout: "10s", deadline: "2m" };
 
+/** A config is a few KiB; a bigger file is not one (a log, a binary), and a device or FIFO may never end. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 const duration = v.pipe(
   v.string(),
   v.rawCheck<string>(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
-    try {
-      if (parseDuration(dataset.value) <= 0) addIssue({ message: "must be longer than 0" });
-    } catch (e) {
-      addIssue({ message: (e as Error).message });
-    }
+    const problem = durationProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
   }),
+);
+/**
+ * A TOML table of user-chosen names. Not v.record: it drops keys such as "__proto__" and "constructor", and
+ * names are data; the entries are read with Object.entries and kept in Maps.
+ */
+const table = v.custom<Record<string, unknown>>(
+  (x) => typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Date),
+  "must be a table",
 );
 const names = v.union([v.string(), v.array(v.string())], "must be a name or a list of names");
 
@@ -43,9 +51,10 @@ const TopSchema = v.strictObject({
     }),
   ),
   log: v.optional(v.strictObject({ path: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))) })),
-  channels: v.optional(v.record(v.string(), v.record(v.string(), v.unknown()))),
-  groups: v.optional(v.record(v.string(), v.array(v.string()))),
+  channels: v.optional(table),
+  groups: v.optional(table),
 });
+const memberList = v.array(v.string());
 
 /** Finds, reads and validates the config. `required: false` returns an empty config when none exists. */
 export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Config {
@@ -63,13 +72,43 @@ export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Co
     return build(null, {});
   }
   const file = resolve(found.path);
-  let text: string;
+  return parseConfig(readConfigFile(file), file);
+}
+
+/** The config's text; only a regular file of at most MAX_CONFIG_BYTES, so a FIFO or a device cannot hang pp. */
+function readConfigFile(file: string): string {
+  const refuse = (why: string) => new PpError("config", `config file ${file} ${why}`);
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, "utf8");
+    // stat before open: opening a FIFO waits for a writer, and reading /dev/zero never ends.
+    const check = (st: { isFile(): boolean; isDirectory(): boolean; size: number }) => {
+      if (st.isDirectory()) throw refuse("is a directory; pass the path of a TOML file");
+      if (!st.isFile()) throw refuse("is not a regular file (a FIFO, socket or device); pass the path of a TOML file");
+      if (st.size > MAX_CONFIG_BYTES) throw refuse(`is ${st.size} bytes; a config file may be at most 1 MiB, check that the path is right`);
+    };
+    check(statSync(file));
+    // O_NONBLOCK: should the path be swapped for a FIFO after the stat, open does not wait for a writer.
+    fd = openSync(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
+    const st = fstatSync(fd);
+    check(st);
+    // One byte more than the file has, to notice it growing while it is read.
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    if (n > st.size) throw refuse("changed while it was read; try again");
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, n));
+    } catch {
+      throw refuse("is not UTF-8 text; save it as UTF-8");
+    }
   } catch (e) {
-    throw new PpError("config", `cannot read config file ${file}: ${(e as Error).message}`);
+    if (e instanceof PpError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "EACCES" || err.code === "EPERM" ? "permission denied; make it readable by this user" : (err.code ?? err.message);
+    throw refuse(`cannot be read: ${why}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return parseConfig(text, file);
 }
 
 export function parseConfig(text: string, file: string): Config {
@@ -148,9 +187,11 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
 
   const channels = new Map<string, Target>();
   const types = channelTypes.join(", ");
-  for (const [name, section] of Object.entries(cfg.channels ?? {})) {
+  for (const [name, value] of Object.entries(cfg.channels ?? {})) {
     const path = `channels.${key(name)}`;
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail(file, path, "channel names may use letters, digits, '_', '-' and '.' only");
+    if (!v.is(table, value)) fail(file, path, `must be a table: [${path}] with type = "..." and its settings`);
+    const section = value;
     const type = section.type;
     if (type === undefined) fail(file, `${path}.type`, `is required; one of ${types}`);
     const def = isChannelType(String(type)) ? (registry[type as keyof typeof registry] as ChannelDef) : undefined;
@@ -172,7 +213,11 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
 
   const groups = new Map<string, string[]>();
   for (const [name, members] of Object.entries(cfg.groups ?? {})) {
-    if (channels.has(name)) fail(file, `groups.${key(name)}`, `"${name}" is also a channel name; rename the group or the channel`);
+    const path = `groups.${key(name)}`;
+    if (!v.is(memberList, members)) fail(file, path, "must be a list of channel or group names");
+    if (channels.has(name)) fail(file, path, `"${name}" is also a channel name; rename the group or the channel`);
+    // An empty group would send nothing and report success.
+    if (members.length === 0) fail(file, path, "is empty; list at least one channel, or remove the group");
     groups.set(name, members);
   }
   for (const [name, members] of groups) {
@@ -187,33 +232,59 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   const result: Config = {
     file,
     defaults: { channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: parseDuration(cfg.defaults?.deadline ?? DEFAULTS.deadline) },
-    dbPath: process.env.PP_DB || cfg.log?.path || defaultDbPath(),
+    dbPath: expandHome(process.env.PP_DB || cfg.log?.path || defaultDbPath()),
     channels,
     groups,
   };
   // A cycle would make group expansion loop; find it now rather than at send time.
-  for (const g of groups.keys()) expand(result, [g]);
+  expand(result, [...groups.keys()]);
   return result;
 }
 
 function known(channels: Map<string, unknown>, groups: Map<string, unknown>): string {
   const all = [...channels.keys(), ...groups.keys()];
-  return all.length ? all.join(", ") : "none configured";
+  // The error stays one readable line however many names the config has.
+  const shown = all.length > 20 ? [...all.slice(0, 20), `and ${all.length - 20} more`] : all;
+  return all.length ? shown.join(", ") : "none configured";
 }
 
-/** Channel and group names -> the distinct channels they stand for, in order. */
+/**
+ * Channel and group names -> the distinct channels they stand for, in order. Each group is expanded once:
+ * groups that each include another twice would otherwise take time exponential in their depth.
+ */
 export function expand(cfg: Config, names: string[]): Target[] {
   const out = new Map<string, Target>();
-  const visit = (name: string, stack: string[]) => {
+  const expanded = new Set<string>();
+  // An explicit stack rather than recursion: a chain of thousands of groups must not overflow the call stack.
+  const stack: { name: string; members: string[]; next: number }[] = [];
+  const onStack = new Set<string>();
+  const step = (name: string) => {
     const ch = cfg.channels.get(name);
     if (ch) return void out.set(name, ch);
     const group = cfg.groups.get(name);
     if (!group) {
       throw new PpError("unknown_channel", `unknown channel or group "${name}"; configured: ${known(cfg.channels, cfg.groups)}${cfg.file ? ` (in ${cfg.file})` : ""}`);
     }
-    if (stack.includes(name)) throw new PpError("config", `${cfg.file}: groups.${name}: groups include each other in a loop (${[...stack, name].join(" -> ")})`);
-    for (const m of group) visit(m, [...stack, name]);
+    if (onStack.has(name)) {
+      const names = stack.map((f) => f.name);
+      const loop = [...names.slice(names.indexOf(name)), name].join(" -> ");
+      throw new PpError("config", `${cfg.file}: groups.${key(name)}: groups include each other in a loop (${loop}); remove one of them`);
+    }
+    if (expanded.has(name)) return;
+    expanded.add(name);
+    onStack.add(name);
+    stack.push({ name, members: group, next: 0 });
   };
-  for (const n of names) visit(n, []);
+  for (const n of names) {
+    step(n);
+    while (stack.length) {
+      const top = stack.at(-1)!;
+      if (top.next < top.members.length) step(top.members[top.next++]!);
+      else {
+        stack.pop();
+        onStack.delete(top.name);
+      }
+    }
+  }
   return [...out.values()];
 }

@@ -17,10 +17,22 @@ export function defaultDbPath(): string {
   return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "pp", "pp.db");
 }
 
+/**
+ * `~` and `~/...` mean the home directory, as in a shell; a path from a config file or an environment variable
+ * never went through one. `~user` is left alone: pp cannot look users up portably.
+ */
+export function expandHome(path: string): string {
+  // $HOME first, as a shell does.
+  const home = (process.platform !== "win32" && env.HOME) || homedir();
+  if (path === "~") return home;
+  if (path.startsWith("~/") || (process.platform === "win32" && path.startsWith("~\\"))) return join(home, path.slice(2));
+  return path;
+}
+
 /** Where to look for the config, in order: --config, $PP_CONFIG, ./pp.toml, user dir, /etc. */
 export function configCandidates(flag?: string): { path: string; explicit: boolean }[] {
-  if (flag) return [{ path: flag, explicit: true }];
-  if (env.PP_CONFIG) return [{ path: env.PP_CONFIG, explicit: true }];
+  if (flag) return [{ path: expandHome(flag), explicit: true }];
+  if (env.PP_CONFIG) return [{ path: expandHome(env.PP_CONFIG), explicit: true }];
   return [
     { path: "pp.toml", explicit: false },
     { path: userConfigFile(), explicit: false },

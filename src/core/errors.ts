@@ -8,7 +8,8 @@ export type ErrorCode =
   | "unknown_channel"  // --ch names something that is not configured
   | "empty_message"    // nothing to send
   | "not_found"        // a message id that is not in the push log
-  | "store";           // the push log cannot be opened or written
+  | "store"            // the push log cannot be opened or written
+  | "output";          // stdout cannot be written (full disk, closed pipe or descriptor)
 
 export class PpError extends Error {
   readonly code: ErrorCode;

@@ -1,7 +1,8 @@
 import { constants, Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { PpError } from "../core/errors.ts";
+import { BUSY_TIMEOUT_MS, EXIT_STORE, noteStorePath, storeError } from "./errors.ts";
 
 /**
  * Numbered migrations; PRAGMA user_version records how many have run. Never edit a shipped entry:
@@ -63,12 +64,26 @@ const MIGRATIONS: string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * Opens (creating when needed) and migrates the push log. Every failure is a one-line PpError naming the file
+ * (exit 3). No signal handler is installed here: while SQLite waits for a lock, JavaScript cannot run, and
+ * only the default action of SIGINT ends the process at once.
+ */
 export function openDb(path: string): Database {
   let db: Database;
   try {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      // SQLite would only say "unable to open database file", or read a FIFO or a device as if it were one.
+      const kind = fileKind(path);
+      if (kind === "directory") throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+      if (kind === "other") {
+        throw new PpError("store", `cannot open the push log ${path}: it is not a regular file (a FIFO, socket or device); point [log] path or $PP_DB at a file`, EXIT_STORE);
+      }
+      mkdirSync(dirname(path), { recursive: true });
+    }
+    noteStorePath(path);
     db = new Database(path, { create: true, strict: true });
-    db.run("PRAGMA busy_timeout = 10000");
+    db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.run("PRAGMA journal_mode = WAL");
     // Keep the -wal file between runs: recreating it cost each short-lived pp process about half a millisecond.
     // It stays bounded: SQLite checkpoints it back into the database every 1000 pages.
@@ -76,17 +91,33 @@ export function openDb(path: string): Database {
     db.run("PRAGMA synchronous = NORMAL");
     db.run("PRAGMA foreign_keys = ON");
   } catch (e) {
-    throw new PpError("store", `cannot open the push log at ${path}: ${(e as Error).message} (set [log] path in the config or $PP_DB to a writable file)`);
+    throw storeError(e, path, "open");
   }
-  migrate(db, path);
+  try {
+    migrate(db, path);
+  } catch (e) {
+    db.close();
+    throw storeError(e, path, "open");
+  }
   return db;
+}
+
+function fileKind(path: string): "missing" | "file" | "directory" | "other" {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? "file" : st.isDirectory() ? "directory" : "other";
+  } catch {
+    return "missing";
+  }
 }
 
 function migrate(db: Database, path: string): void {
   const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
   if (current > SCHEMA_VERSION) {
-    throw new PpError("store", `the push log at ${path} was written by a newer pp (schema ${current}, this pp knows ${SCHEMA_VERSION}); upgrade pp or point [log] path elsewhere`);
+    throw new PpError("store", `the push log at ${path} was written by a newer pp (schema ${current}, this pp knows ${SCHEMA_VERSION}); upgrade pp or point [log] path elsewhere`, EXIT_STORE);
   }
+  // Reading the schema finds a file whose header is intact but whose tables are not.
+  db.query("SELECT count(*) FROM sqlite_master").get();
   if (current === SCHEMA_VERSION) return;
   // IMMEDIATE: two processes opening a new store at once must not both run the migrations.
   db.transaction(() => {
