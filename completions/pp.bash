@@ -13,9 +13,9 @@ _pp_flags() {
     '') echo '--help -h --version -V' ;;
     'send') echo '--ch -c --title -t --format -f --deadline --dry-run --json --quiet -q --config --help -h' ;;
     'test') echo '--json --config --help -h' ;;
-    'log') echo '--failed --ch -c --since --limit --stats --json --config --help -h' ;;
-    'replay') echo '--ch -c --failed --since --deadline --json --quiet -q --config --help -h' ;;
-    'channels') echo '--names --json --config --help -h' ;;
+    'log') echo '--failed --all --ch -c --since --limit --stats --json --config --help -h' ;;
+    'replay') echo '--ch -c --failed --since --uncertain --deadline --json --quiet -q --config --help -h' ;;
+    'channels') echo '--names --unblock --json --config --help -h' ;;
     'config') echo '--help -h' ;;
     'config check') echo '--config --help -h' ;;
     'config path') echo '--config --help -h' ;;
@@ -29,7 +29,7 @@ _pp_value_flags() {
     'test') echo '--config' ;;
     'log') echo '--ch -c --since --limit --config' ;;
     'replay') echo '--ch -c --since --deadline --config' ;;
-    'channels') echo '--config' ;;
+    'channels') echo '--unblock --config' ;;
     'config check') echo '--config' ;;
     'config path') echo '--config' ;;
   esac
@@ -92,6 +92,7 @@ _pp_values() {
     'replay --since') return 0 ;;
     'replay --deadline') return 0 ;;
     'replay --config') _pp_files ;;
+    'channels --unblock') _pp_channels ;;
     'channels --config') _pp_files ;;
     'config check --config') _pp_files ;;
     'config path --config') _pp_files ;;

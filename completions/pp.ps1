@@ -5,7 +5,7 @@ Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe' -ScriptBlock {
     param($wordToComplete, $commandAst, $cursorPosition)
     $tree = @{
     '' = @{
-        Subcommands = @(@('send', 'Send a message to channels or groups (text from arguments or stdin)'), @('test', 'Send a test message to channels (default: all) and show what each platform answered'), @('log', 'Show the push log (newest first); `pp log show ID` for one message with every attempt'), @('replay', 'Send a logged message again (to the channels where it failed), or every failed delivery with --failed'), @('channels', 'List configured channels and groups (destinations redacted)'), @('config', 'Check the configuration or show where it is read from'), @('completion', 'Print a shell completion script (bash, zsh, fish or powershell)'))
+        Subcommands = @(@('send', 'Send a message to channels or groups (text from arguments or stdin)'), @('test', 'Send a test message to channels (default: all) and show what each platform answered'), @('log', 'Show the push log (newest first); `pp log show ID` for one message with every attempt'), @('replay', 'Send a logged message again (to the channels where it was not delivered), or every undelivered one with --failed'), @('channels', 'List configured channels and groups (destinations redacted)'), @('config', 'Check the configuration or show where it is read from'), @('completion', 'Print a shell completion script (bash, zsh, fish or powershell)'))
         Flags = @(@('--help', 'Show help'), @('-h', 'Show help'), @('--version', 'Show the version'), @('-V', 'Show the version'))
         Values = @{  }
         Positional = { @() }
@@ -24,20 +24,20 @@ Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe' -ScriptBlock {
     }
     'log' = @{
         Subcommands = @()
-        Flags = @(@('--failed', 'Only failed deliveries'), @('--ch', 'Only deliveries to this channel'), @('-c', 'Only deliveries to this channel'), @('--since', 'Only deliveries since a time: 1h, 2d, 30m or ISO-8601'), @('--limit', 'How many rows (default 20)'), @('--stats', 'Per channel: deliveries, failures, success rate, p50/p95 latency'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Flags = @(@('--failed', 'What did not arrive: failed, uncertain and abandoned deliveries that no replay has delivered since'), @('--all', 'With --failed: also those a later replay delivered (the history)'), @('--ch', 'Only deliveries to this channel'), @('-c', 'Only deliveries to this channel'), @('--since', 'Only deliveries since a time: 1h, 2d, 30m or ISO-8601'), @('--limit', 'How many rows (default 20)'), @('--stats', 'Per channel: deliveries, failures, success rate, p50/p95 latency'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{ '--ch' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '-c' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--since' = { @() }; '--limit' = { @() }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
     }
     'replay' = @{
         Subcommands = @()
-        Flags = @(@('--ch', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('-c', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('--failed', 'Replay every failed delivery not yet delivered by a later replay (with --since)'), @('--since', 'With --failed: the window, 1h, 2d or ISO-8601 (default 24h)'), @('--deadline', 'Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)'), @('--json', 'Print the result as JSON on stdout'), @('--quiet', 'No per-channel status lines'), @('-q', 'No per-channel status lines'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Flags = @(@('--ch', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('-c', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('--failed', 'Replay every failed, uncertain or abandoned delivery not yet delivered by a later replay (with --since)'), @('--since', 'With --failed: the window, 1h, 2d or ISO-8601 (default 24h)'), @('--uncertain', 'Also send deliveries whose outcome is uncertain (pp stopped while a request was in flight: the platform may have it)'), @('--deadline', 'Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)'), @('--json', 'Print the result as JSON on stdout'), @('--quiet', 'No per-channel status lines'), @('-q', 'No per-channel status lines'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{ '--ch' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '-c' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--since' = { @() }; '--deadline' = { @() }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
     }
     'channels' = @{
         Subcommands = @()
-        Flags = @(@('--names', 'Only the channel and group names, one per line (for shell completion)'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
-        Values = @{ '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
+        Flags = @(@('--names', 'Only the channel and group names, one per line (for shell completion)'), @('--unblock', 'Lift a platform''s block on this channel''s destination (and so on every channel sharing it)'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Values = @{ '--unblock' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
     }
     'config' = @{

@@ -1,29 +1,32 @@
-import { parseDuration } from "../channels/_common.ts";
-import { fmtMs, type DeliveryResult, type DispatchEvent } from "../core/dispatch.ts";
+import { durationProblem, parseDuration } from "../channels/_common.ts";
+import { fmtMs, STORE_WAIT_MS, type DeliveryResult, type DispatchEvent, type DispatchResult } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
 import type { Recorder } from "../core/ports.ts";
+import { EXIT_STORE, EXIT_UNRECORDED, storeError } from "../store/errors.ts";
 import type { PushLog } from "../store/pushlog.ts";
-import { bad, c, err, ok } from "./out.ts";
+import { bad, c, clean, cleanLine, err, ok } from "./out.ts";
 
 /** "1h", "2d", "90m" (ago) or an ISO-8601 date/time -> unix ms. */
 export function parseSince(s: string, now = Date.now()): number {
+  let ago: number | undefined;
   try {
-    return now - parseDuration(s);
-  } catch {
-    const t = Date.parse(s);
-    if (Number.isNaN(t)) throw new PpError("usage", `--since "${s}": expected a duration such as 1h, 2d, 30m or an ISO-8601 time such as 2026-11-23T08:00:00Z`);
-    return t;
+    ago = parseDuration(s);
+  } catch {}
+  // Anything before 1970 means "from the start"; a number too big to be finite is refused.
+  if (ago !== undefined) {
+    if (!Number.isFinite(ago)) throw new PpError("usage", `--since "${s}": the duration is too long; give a shorter one or an ISO-8601 time`);
+    return Math.max(0, now - ago);
   }
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new PpError("usage", `--since "${s}": expected a duration such as 1h, 2d, 30m or an ISO-8601 time such as 2026-11-23T08:00:00Z`);
+  return t;
 }
 
+/** A timeout or deadline from a flag or the environment: 1 ms to MAX_DURATION_MS (24h). */
 export function parseDurationArg(flag: string, s: string): number {
-  try {
-    const ms = parseDuration(s);
-    if (ms <= 0) throw new Error("must be longer than 0");
-    return ms;
-  } catch (e) {
-    throw new PpError("usage", `${flag}: ${(e as Error).message}`);
-  }
+  const problem = durationProblem(s);
+  if (problem) throw new PpError("usage", `${flag}: ${problem}`);
+  return parseDuration(s);
 }
 
 /** --deadline, else $PP_DEADLINE, else defaults.deadline. */
@@ -33,10 +36,16 @@ export function deadlineMs(flag: string | undefined, configured: number): number
   return configured;
 }
 
+/** The most rows `--limit` asks for; more would not fit a terminal or a sane pipe, and SQLite wants a 64-bit integer. */
+export const MAX_LIMIT = 1_000_000;
+
 export function parseLimit(s: string | undefined, dflt: number): number {
   if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new PpError("usage", `--limit "${s}": expected a whole number of 1 or more`);
+  // Digits only: Number() would also take "1e3", "0x10" and " 5 ".
+  const n = /^\d{1,16}$/.test(s.trim()) ? Number(s.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LIMIT) {
+    throw new PpError("usage", `--limit "${s}": expected a whole number from 1 to ${MAX_LIMIT}`);
+  }
   return n;
 }
 
@@ -44,35 +53,109 @@ export function parseLimit(s: string | undefined, dflt: number): number {
 export function waitReporter(quiet: boolean) {
   return (e: DispatchEvent) => {
     if (quiet || e.type !== "wait") return;
-    const why = e.reason === "rate_limit" ? "for a rate-limit slot" : "before retrying";
+    const why = `${e.reason === "rate_limit" ? "for a rate-limit slot" : "before retrying"}${e.cause ? ` (${e.cause})` : ""}`;
     err(`pp: ${e.channel}: waiting ${fmtMs(e.ms)} ${why}`);
   };
 }
 
+/** Exit status for each signal pp stops on (128 + its number). */
+const SIGNALS = new Map<NodeJS.Signals, number>([["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]]);
+
+export interface Interruptible {
+  recorder: Recorder;
+  /** Aborted on the first SIGINT, SIGTERM or SIGHUP, with "interrupted by SIGxxx" as its reason. */
+  interrupt: AbortSignal;
+  /** The exit status the first signal asks for (129, 130, 143), once one came. */
+  signalled(): number | undefined;
+}
+
 /**
- * The push log as the recorder of a CLI send: if the user presses Ctrl-C or the process is told to stop,
- * what was not delivered yet is recorded as failed with the reason, so `pp replay --failed` finds it
- * (a `kill -9` still leaves it `pending`, which `pp replay ID` also sends again).
+ * The push log as the recorder of a CLI send or replay, and the signals that stop it. The handlers are installed
+ * once a message is recorded: before that the default action ends pp at once (Ctrl-C while the store is locked),
+ * with nothing sent. The first signal stops anything new from starting and lets requests in flight finish, so
+ * their real outcome is recorded; a second one exits at once, recording those requests as uncertain (the
+ * platform may have them) and what never started as failed.
  */
-export function interruptible(log: PushLog): Recorder {
+export function interruptible(log: PushLog, storeWait: number): Interruptible {
   const begun: string[] = [];
-  const stop = (signal: string, code: number) => () => {
-    log.abandon(begun, `interrupted by ${signal} before delivery`);
-    process.exit(code);
+  // Recording a message may wait for the lock as long as the store allows; once sending has begun, one write
+  // waits briefly and the core retries it for up to storeWait, asynchronously.
+  const patient = log.busyTimeout();
+  const brief = Math.min(STORE_BUSY_SLICE_MS, storeWait);
+  const ctl = new AbortController();
+  let first: { name: NodeJS.Signals; code: number } | undefined;
+  let installed = false;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (!first) {
+      first = { name, code: SIGNALS.get(name)! };
+      ctl.abort(`interrupted by ${name}`);
+      return;
+    }
+    try {
+      log.abandon(begun, `interrupted by a second ${name} while a request was in flight: the platform may have received it`, `interrupted by ${first.name} before sending`);
+    } catch {
+      // The store cannot be written: those deliveries stay pending, and count as abandoned once this process is gone.
+    }
+    // The id is normally printed at the end; this exit comes before it.
+    for (const id of begun) err(`pp: stopped by a second ${name}: message ${id} is not finished; its requests in flight are uncertain (see pp log show ${id})`);
+    process.exit(first.code);
   };
-  process.once("SIGINT", stop("SIGINT", 130));
-  process.once("SIGTERM", stop("SIGTERM", 143));
+  const install = () => {
+    if (installed) return;
+    installed = true;
+    for (const name of SIGNALS.keys()) process.on(name, onSignal);
+  };
   return {
-    begin: (m, d) => (begun.push(m.id), log.begin(m, d)),
-    attempt: (a) => log.attempt(a),
-    finish: (id, f) => log.finish(id, f),
+    interrupt: ctl.signal,
+    signalled: () => first?.code,
+    recorder: {
+      begin: (m, d, o) => {
+        log.busyTimeout(patient);
+        const b = log.begin(m, d, o);
+        log.busyTimeout(brief);
+        begun.push(m.id);
+        install();
+        return b;
+      },
+      sending: (a) => log.sending(a),
+      answered: (id, a) => log.answered(id, a),
+      finish: (id, f) => log.finish(id, f),
+    },
   };
+}
+
+const STORE_BUSY_SLICE_MS = 250;
+
+/** $PP_STORE_WAIT, else 10 s: how long a push-log write that fails is tried again once sending has begun. */
+export function storeWaitMs(): number {
+  const env = process.env.PP_STORE_WAIT;
+  return env ? parseDurationArg("PP_STORE_WAIT", env) : STORE_WAIT_MS;
+}
+
+/**
+ * For exit 4: the push log could not be written after sending began. Says so in one line, then gives the message
+ * id and each channel's real outcome, one line each, so nothing is lost with the record.
+ */
+export function reportUnrecorded(e: unknown, dbPath: string, results: DispatchResult[]): number {
+  const sent = results.some((r) => r.deliveries.some((d) => d.sent));
+  if (!sent) {
+    err(`pp: ${storeError(e, dbPath, "record a request before sending it").message}; nothing was sent`);
+    return EXIT_STORE;
+  }
+  err(`pp: ${storeError(e, dbPath, "record the outcome").message}`);
+  for (const r of results) {
+    err(`pp: message ${r.id} went out, but the push log may not show how; what really happened (no replay will send an accepted part again):`);
+    for (const d of r.deliveries) err(deliveryLine(d));
+  }
+  return EXIT_UNRECORDED;
 }
 
 /** One status line per delivery, for stderr: ✔ name 12ms (2 parts, 3 attempts) or ✖ name error. */
 export function deliveryLine(d: DeliveryResult): string {
-  if (d.status !== "delivered") return bad(`${d.channel} ${c.red(d.error ?? "failed")}`);
+  if (d.status === "skipped") return `${c.dim("-")} ${clean(d.channel)} ${c.dim(`skipped: ${clean(d.error ?? "")}`)}`;
+  if (d.status === "uncertain") return `${c.yellow("?")} ${clean(d.channel)} ${c.yellow(clean(d.error ?? "uncertain"))}`;
+  if (d.status !== "delivered") return bad(`${clean(d.channel)} ${c.red(cleanLine(d.error ?? "failed"))}`);
   const parts = d.parts > 1 ? `, ${d.parts} parts` : "";
   const tries = d.attempts > 1 ? `, ${d.attempts} attempts` : "";
-  return ok(`${d.channel} ${c.dim(`${d.latencyMs}ms${parts}${tries}`)}`);
+  return ok(`${clean(d.channel)} ${c.dim(`${d.latencyMs}ms${parts}${tries}`)}`);
 }

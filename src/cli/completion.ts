@@ -1,5 +1,6 @@
 import type { ArgDef, CommandDef, CommandMeta, Resolvable } from "citty";
 import { PpError } from "../core/errors.ts";
+import { writeStdout } from "./out.ts";
 
 /**
  * `pp completion <shell>` prints a completion script generated from the command tree, so a new command
@@ -40,7 +41,7 @@ export interface CommandSpec {
 }
 
 /** Args that name channels or groups wherever they appear. */
-const CHANNEL_ARGS = new Set(["ch", "channel", "channels"]);
+const CHANNEL_ARGS = new Set(["ch", "channel", "channels", "unblock"]);
 /** Commands whose positional arguments are channel or group names. */
 const CHANNEL_POSITIONALS = new Set(["test"]);
 const FILE_HINTS = new Set(["path", "file", "dir"]);
@@ -550,6 +551,6 @@ export default {
     if (!(SHELLS as readonly string[]).includes(shell)) {
       throw new PpError("usage", `unknown shell "${shell}"; choose one of ${SHELLS.join(", ")}`);
     }
-    process.stdout.write(completionScript(shell as Shell, await ppSpec()));
+    writeStdout(completionScript(shell as Shell, await ppSpec()));
   },
 } satisfies CommandDef<any>;

@@ -4,13 +4,14 @@ import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
 import { configArg, jsonArg } from "./args.ts";
 import { parseLimit, parseSince } from "./common.ts";
-import { c, localTime, out, preview, table } from "./out.ts";
+import { c, clean, cleanLine, localTime, out, preview, table } from "./out.ts";
 
 export default defineCommand({
   meta: { name: "log", description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" },
   args: {
     show: { type: "positional", required: false, description: "`show ID`: one message, every delivery and attempt, with the platforms' answers" },
-    failed: { type: "boolean", description: "Only failed deliveries" },
+    failed: { type: "boolean", description: "What did not arrive: failed, uncertain and abandoned deliveries that no replay has delivered since" },
+    all: { type: "boolean", description: "With --failed: also those a later replay delivered (the history)" },
     ch: { type: "string", alias: ["c"], description: "Only deliveries to this channel", valueHint: "name" },
     since: { type: "string", description: "Only deliveries since a time: 1h, 2d, 30m or ISO-8601", valueHint: "when" },
     limit: { type: "string", description: "How many rows (default 20)", valueHint: "n" },
@@ -21,6 +22,9 @@ export default defineCommand({
   async run({ args }) {
     const pos = args._ as string[];
     const cfg = loadConfig(args.config, { required: false });
+    // Bad arguments are usage errors even when the push log cannot be opened.
+    const since = args.since ? parseSince(args.since) : undefined;
+    const limit = parseLimit(args.limit, 20);
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
     try {
@@ -29,16 +33,15 @@ export default defineCommand({
         return showMessage(store.log, pos[1], !!args.json);
       }
       if (pos.length) throw new PpError("usage", `unexpected argument "${pos[0]}"; did you mean \`pp log show ${pos[0]}\`?`);
-      const since = args.since ? parseSince(args.since) : undefined;
       if (args.stats) return showStats(store.log, since, args.ch, !!args.json);
-      const rows = store.log.list({ failed: !!args.failed, channel: args.ch, since, limit: parseLimit(args.limit, 20) });
+      const rows = store.log.list({ failed: !!args.failed, all: !!args.all, channel: args.ch, since, limit });
       if (args.json) return out(JSON.stringify(rows.map(jsonRow), null, 2));
       if (rows.length === 0) return out(c.dim("no deliveries match"));
       out(
         table(
           ["TIME", "ID", "CHANNEL", "STATUS", "ATT", "LATENCY", "ERROR", "TEXT"],
           rows.map((r) => [
-            localTime(r.created_at), r.id, r.channel, status(r.status), String(r.attempts),
+            localTime(r.created_at), clean(r.id), clean(r.channel), status(r.status), String(r.attempts),
             r.latency_ms === null ? "-" : `${r.latency_ms}ms`, preview(r.error ?? "", 48) || "-", preview(r.title ? `${r.title}: ${r.text}` : r.text),
           ]),
         ),
@@ -50,7 +53,7 @@ export default defineCommand({
 });
 
 function status(s: string): string {
-  return s === "delivered" ? c.green(s) : s === "failed" ? c.red(s) : c.yellow(s);
+  return s === "delivered" ? c.green(s) : s === "failed" ? c.red(s) : c.yellow(clean(s));
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -79,15 +82,16 @@ function showMessage(log: PushLog, id: string, json: boolean): void {
     }, null, 2));
   }
   const msg = m.message;
-  out(`${c.bold("message")}  ${msg.id}${msg.replay_of ? c.dim(`  (replay of ${msg.replay_of})`) : ""}`);
-  out(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`)}`);
-  if (msg.title) out(`${c.bold("title")}    ${msg.title}`);
-  out(`${c.bold("text")}\n${msg.text.replace(/^/gm, "  ")}\n`);
+  // Everything below comes from the push log: the user's text and titles, platforms' answers. Printed escaped.
+  out(`${c.bold("message")}  ${clean(msg.id)}${msg.replay_of ? c.dim(`  (replay of ${clean(msg.replay_of)})`) : ""}`);
+  out(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(clean(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`))}`);
+  if (msg.title) out(`${c.bold("title")}    ${clean(msg.title)}`);
+  out(`${c.bold("text")}\n${clean(msg.text).replace(/^/gm, "  ")}\n`);
   for (const d of m.deliveries) {
-    out(`${c.bold(d.channel)} (${d.type}, ${d.target}): ${status(d.status)}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${d.error}` : ""}`);
+    out(`${c.bold(clean(d.channel))} (${clean(`${d.type}, ${d.target}`)}): ${status(d.status)}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${cleanLine(d.error)}` : ""}`);
     for (const a of d.attempts_log) {
       const http = a.http_status === null ? "no answer" : `HTTP ${a.http_status}`;
-      out(`  ${localTime(a.started_at)}  part ${a.part} try ${a.attempt}  ${a.outcome}  ${http}  ${a.latency_ms}ms${a.error ? `  ${a.error}` : ""}`);
+      out(`  ${localTime(a.started_at)}  part ${a.part} try ${a.attempt}  ${a.outcome}  ${http}  ${a.latency_ms}ms${a.error ? `  ${cleanLine(a.error)}` : ""}`);
       if (a.response) out(c.dim(`    ${preview(a.response, 160)}`));
     }
   }

@@ -1,21 +1,32 @@
 import { defineCommand } from "citty";
-import { dispatch, type DispatchResult, type Target } from "../core/dispatch.ts";
+import { dispatch, type DeliveryResult, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
 import { newId } from "../core/id.ts";
+import { secretsOf } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
+import { EXIT_STORE, storeError } from "../store/errors.ts";
 import type { MessageDetail } from "../store/pushlog.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { deadlineMs, deliveryLine, interruptible, parseSince, waitReporter } from "./common.ts";
-import { c, err, out } from "./out.ts";
+import { deadlineMs, deliveryLine, interruptible, parseSince, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
+import { c, clean, err, out } from "./out.ts";
+
+/** A (original message, channel) that `replay --failed` could not even try: its channel is no longer configured. */
+interface Unsendable { root: string; channel: string; error: string }
+
+/** Recording a replay failed before it sent anything. */
+class BeginFailed {
+  constructor(readonly cause: unknown) {}
+}
 
 export default defineCommand({
-  meta: { name: "replay", description: "Send a logged message again (to the channels where it failed), or every failed delivery with --failed" },
+  meta: { name: "replay", description: "Send a logged message again (to the channels where it was not delivered), or every undelivered one with --failed" },
   args: {
     id: { type: "positional", required: false, description: "Message id (or a unique prefix) from pp send / pp log" },
     ...chArg,
-    failed: { type: "boolean", description: "Replay every failed delivery not yet delivered by a later replay (with --since)" },
+    failed: { type: "boolean", description: "Replay every failed, uncertain or abandoned delivery not yet delivered by a later replay (with --since)" },
     since: { type: "string", description: "With --failed: the window, 1h, 2d or ISO-8601 (default 24h)", valueHint: "when" },
+    uncertain: { type: "boolean", description: "Also send deliveries whose outcome is uncertain (pp stopped while a request was in flight: the platform may have it)" },
     deadline: { type: "string", description: "Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)", valueHint: "duration" },
     ...jsonArg,
     quiet: { type: "boolean", alias: ["q"], description: "No per-channel status lines" },
@@ -25,63 +36,103 @@ export default defineCommand({
     const cfg = loadConfig(args.config);
     const chosen = repeated(rawArgs, ["ch", "c"]);
     const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);
+    if (args.failed && args.id) throw new PpError("usage", "give either a message id or --failed, not both");
+    if (!args.failed && !args.id) throw new PpError("usage", "pp replay needs a message id (see pp log) or --failed");
+    const since = args.failed ? parseSince(args.since ?? "24h") : 0;
+    const storeWait = storeWaitMs();
+    const quiet = !!args.quiet || !!args.json;
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
+    const stop = interruptible(store.log, storeWait);
     const results: DispatchResult[] = [];
-    const recorder = interruptible(store.log);
-    try {
-      // `resume`: skip the parts of a split message that a channel already accepted (not when the user
-      // names channels with --ch, which asks for the whole message again).
-      const send = async (m: MessageDetail["message"], all: Target[], resume: boolean) => {
-        const root = m.replay_of ?? m.id;
-        const targets = resume ? all.map((t) => ({ ...t, resume: store.log.acceptedParts(root, t.name) })) : all;
-        const now = Date.now();
-        const r = await dispatch(
+    const unsendable: Unsendable[] = [];
+    // `force` (channels named with --ch) sends the whole message again, delivered or not; otherwise each channel
+    // is claimed for the original message, and the parts it already accepted are skipped.
+    const send = async (m: MessageDetail["message"], targets: Target[], force: boolean): Promise<DispatchResult> => {
+      const now = Date.now();
+      let r: DispatchResult;
+      try {
+        r = await dispatch(
           { id: newId(now), createdAt: now, title: m.title ?? undefined, text: m.text, format: m.format as Format, source: "replay",
             replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name) },
           targets,
-          { recorder, limiter: store.limiter, deadline: now + deadline, onEvent: waitReporter(!!args.quiet || !!args.json) },
+          {
+            recorder: stop.recorder, limiter: store.limiter, deadline: now + deadline, onEvent: waitReporter(quiet),
+            secrets: secretsOf(cfg.channels.values()), interrupt: stop.interrupt, storeWaitMs: storeWait,
+            claim: { force, uncertain: !!args.uncertain },
+          },
         );
-        results.push(r);
-        return r;
-      };
+      } catch (e) {
+        throw new BeginFailed(e);
+      }
+      results.push(r);
+      return r;
+    };
 
+    let beginError: unknown;
+    try {
       if (args.failed) {
-        if (args.id) throw new PpError("usage", "give either a message id or --failed, not both");
-        const since = parseSince(args.since ?? "24h");
         const todo = store.log.unrecovered(since, chosen.length === 1 ? chosen[0] : undefined)
           .filter((x) => chosen.length === 0 || chosen.includes(x.channel));
         const byRoot = new Map<string, string[]>();
         for (const x of todo) byRoot.set(x.root, [...(byRoot.get(x.root) ?? []), x.channel]);
         if (byRoot.size === 0) {
-          if (!args.json) err(c.dim("nothing to replay: no failed deliveries in that window that are still undelivered"));
-          else out("[]");
+          if (args.json) out(JSON.stringify(summary([], [])));
+          else if (!args.quiet) err(c.dim("nothing to replay: no failed deliveries in that window that are still undelivered"));
           return;
         }
-        const bar = progress(byRoot.size, !!args.quiet || !!args.json);
+        const bar = progress(byRoot.size, quiet);
         let i = 0;
         for (const [root, names] of byRoot) {
-          await send(store.log.get(root)!.message, configured(cfg, names, root), true);
+          if (stop.interrupt.aborted) break;
+          const found = store.log.get(root);
+          // One message that cannot be sent (its channel was removed from the config) does not stop the others.
+          const missing = found ? names.filter((n) => !cfg.channels.has(n)) : names;
+          for (const n of missing) {
+            const why = found ? `channel ${n} is no longer configured; send it elsewhere with: pp replay ${root} --ch NAME` : "the message is no longer in the push log";
+            unsendable.push({ root, channel: n, error: why });
+          }
+          const targets = names.filter((n) => !missing.includes(n)).map((n) => cfg.channels.get(n)!);
+          if (found && targets.length) {
+            const r = await send(found.message, targets, false);
+            if (r.unrecorded !== undefined) break;
+          }
           bar(++i);
         }
       } else {
-        if (!args.id) throw new PpError("usage", "pp replay needs a message id (see pp log) or --failed");
-        const found = store.log.get(args.id);
+        const found = store.log.get(args.id!);
         if (!found) {
-          throw new PpError("not_found", store.log.ambiguous(args.id) ? `"${args.id}" matches more than one message; give more of the id` : `no message with id "${args.id}" in the push log ${cfg.dbPath}`);
+          throw new PpError("not_found", store.log.ambiguous(args.id!) ? `"${args.id}" matches more than one message; give more of the id` : `no message with id "${args.id}" in the push log ${cfg.dbPath}`);
         }
-        if (chosen.length) await send(found.message, expand(cfg, chosen), false);
+        if (chosen.length) await send(found.message, expand(cfg, chosen), true);
         else {
-          // Failed, or still pending after an interrupted pp; all of them, whole, when every one was delivered.
-          const undelivered = found.deliveries.filter((d) => d.status !== "delivered").map((d) => d.channel);
-          const names = undelivered.length ? undelivered : found.deliveries.map((d) => d.channel);
-          await send(found.message, configured(cfg, names, found.message.id), undelivered.length > 0);
+          const root = found.message.replay_of ?? found.message.id;
+          // A channel that the original or any replay of it delivered is not sent again (the claim checks once more,
+          // in its transaction); only the rest needs to be configured still.
+          const names = [...new Set(found.deliveries.map((d) => d.channel))].filter((n) => !store.log.familyDelivered(root, n));
+          if (names.length === 0) {
+            if (args.json) out(JSON.stringify(summary([], [])));
+            else if (!args.quiet) err(`pp: nothing to send: every delivery of message ${found.message.id} has been delivered (to send it again anyway: pp replay ${found.message.id} --ch NAME)`);
+            return;
+          }
+          await send(found.message, configured(cfg, names, found.message.id), false);
         }
       }
+    } catch (e) {
+      if (!(e instanceof BeginFailed)) throw e;
+      beginError = e.cause;
     } finally {
       store.close();
     }
-    report(results, !!args.json, !!args.quiet);
+    process.exitCode = report(results, unsendable, !!args.json, !!args.quiet, !!args.failed);
+    const lost = results.find((r) => r.unrecorded !== undefined);
+    if (lost) process.exitCode = reportUnrecorded(lost.unrecorded, cfg.dbPath, [lost]);
+    else if (beginError !== undefined) {
+      // Nothing of this message was sent; whatever went before is in the push log.
+      if (!results.some((r) => r.deliveries.some((d) => d.sent))) throw storeError(beginError, cfg.dbPath, "record the replay");
+      err(`pp: ${storeError(beginError, cfg.dbPath, "record the replay").message}`);
+      process.exitCode = EXIT_STORE;
+    } else if (stop.signalled()) process.exitCode = stop.signalled();
   },
 });
 
@@ -105,16 +156,55 @@ function progress(total: number, quiet: boolean): (done: number) => void {
   return draw;
 }
 
-function report(results: DispatchResult[], json: boolean, quiet: boolean): void {
-  const failed = results.flatMap((r) => r.deliveries).filter((d) => d.status === "failed").length;
-  if (json) {
-    out(JSON.stringify(results.map((r) => ({ id: r.id, deliveries: r.deliveries.map((d) => ({ channel: d.channel, status: d.status, attempts: d.attempts, error: d.error })) }))));
-  } else {
-    for (const r of results) {
-      out(r.id);
-      if (quiet) continue;
-      for (const d of r.deliveries) err(deliveryLine(d));
+/** One replay's deliveries, with the original message each belongs to. */
+function rows(results: DispatchResult[]): { r: DispatchResult; d: DeliveryResult; root: string }[] {
+  return results.flatMap((r) => r.deliveries.map((d) => ({ r, d, root: r.replayOf ?? r.id })));
+}
+
+/** The --json answer: what was replayed (new message ids), what was skipped and why, and the counts. */
+function summary(results: DispatchResult[], unsendable: Unsendable[]) {
+  const all = rows(results);
+  const sent = results.filter((r) => r.deliveries.some((d) => d.status !== "skipped"));
+  const skipped = all.filter(({ d }) => d.status === "skipped");
+  const failed = all.filter(({ d }) => d.status === "failed" || d.status === "uncertain").length + unsendable.length;
+  return {
+    replays: sent.map((r) => ({
+      id: r.id, replay_of: r.replayOf ?? null,
+      deliveries: r.deliveries.filter((d) => d.status !== "skipped").map((d) => ({ channel: d.channel, status: d.status, attempts: d.attempts, error: d.error })),
+    })),
+    skipped: [
+      ...skipped.map(({ d, root }) => ({ replay_of: root, channel: d.channel, reason: d.skip ?? "delivered", error: d.error })),
+      ...unsendable.map((u) => ({ replay_of: u.root, channel: u.channel, reason: "not_configured", error: u.error })),
+    ],
+    replayed: sent.length,
+    delivered: all.filter(({ d }) => d.status === "delivered").length,
+    failed,
+  };
+}
+
+/** Prints the outcome and returns the exit status: 1 when anything failed, else 0. */
+function report(results: DispatchResult[], unsendable: Unsendable[], json: boolean, quiet: boolean, all: boolean): number {
+  const s = summary(results, unsendable);
+  if (json) out(JSON.stringify(s));
+  else {
+    for (const r of s.replays) out(r.id);
+    if (!quiet) {
+      for (const { r, d, root } of rows(results)) {
+        const sent = d.status !== "skipped" ? `, replay ${r.id}` : "";
+        // A skip's reason already names the message it defers to when that is the original.
+        const named = d.status === "skipped" && (d.error ?? "").includes(`(message ${root})`);
+        err(all && !named ? `${deliveryLine(d)} ${c.dim(`(message ${root}${sent})`)}` : deliveryLine(d));
+      }
+      for (const u of unsendable) err(`${c.red("✖")} ${clean(u.channel)} ${c.red(clean(u.error))} ${c.dim(`(message ${u.root})`)}`);
+      const uncertain = s.skipped.filter((x) => x.reason === "uncertain").length;
+      if (all) {
+        const total = s.skipped.length - unsendable.length;
+        err(`pp: replayed ${s.replayed} message${s.replayed === 1 ? "" : "s"}: ${s.delivered} delivered, ${s.failed} failed, ${total} skipped`);
+      }
+      if (uncertain) {
+        err(`pp: ${uncertain} skipped as uncertain (pp stopped while a request was in flight, so the platform may have it); send ${uncertain === 1 ? "it" : "them"} anyway with ${all ? "pp replay --failed --uncertain" : "--uncertain"}`);
+      }
     }
   }
-  process.exitCode = failed ? 1 : 0;
+  return s.failed ? 1 : 0;
 }

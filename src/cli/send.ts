@@ -1,15 +1,16 @@
 import { defineCommand } from "citty";
 import { fstatSync } from "node:fs";
-import { redactUrl } from "../channels/_common.ts";
-import { dispatch, plan, type DispatchResult, type Target } from "../core/dispatch.ts";
+import { MAX_DURATION_MS } from "../channels/_common.ts";
+import { dispatch, fmtMs, plan, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
 import { newId } from "../core/id.ts";
-import { redactor } from "../core/redact.ts";
+import { redactor, secretsOf } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import { chArg, configArg, jsonArg, repeated } from "./args.ts";
-import { deadlineMs, deliveryLine, interruptible, waitReporter } from "./common.ts";
-import { c, err, out } from "./out.ts";
+import { storeError } from "../store/errors.ts";
+import { deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
+import { c, clean, err, EXIT_STDOUT, out } from "./out.ts";
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
 const MAX_TEXT_BYTES = 1024 * 1024;
@@ -29,44 +30,96 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const cfg = loadConfig(args.config);
-    const targets = resolveTargets(cfg, repeated(rawArgs, ["ch", "c"]));
+    const targets = resolveTargets(cfg, repeated(rawArgs, ["ch", "c"]), args.quiet ? undefined : err);
     const format = (args.format ?? process.env.PP_FORMAT ?? "text") as Format;
     if (format !== "text" && format !== "markdown") throw new PpError("usage", `PP_FORMAT="${format}": expected text or markdown`);
-    const text = await readText(args._ as string[]);
+    const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);
+    // Input that never ends is bounded by the deadline too; the send then gets its own.
+    const text = await readText(args._ as string[], { waitMs: deadline });
     const title = args.title?.trim() || undefined;
     const createdAt = Date.now();
 
     if (args["dry-run"]) {
-      printDryRun(targets, title, text, format, createdAt, !!args.json);
+      printDryRun(targets, title, text, format, createdAt, !!args.json, secretsOf(cfg.channels.values()));
       return;
     }
 
-    const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);
+    const storeWait = storeWaitMs();
     const { openStore } = await import("../store/index.ts");
     const store = openStore(cfg.dbPath);
     // The store is left open: every write is committed, and closing would checkpoint the WAL on each of the
     // many short pp processes a shell loop starts (about 1 ms each); SQLite checkpoints it as it grows instead.
-    const result = await dispatch(
-      { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
-      targets,
-      { recorder: interruptible(store.log), limiter: store.limiter, deadline: createdAt + deadline, onEvent: waitReporter(!!args.quiet) },
-    );
+    const stop = interruptible(store.log, storeWait);
+    let result: DispatchResult;
+    try {
+      result = await dispatch(
+        { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
+        targets,
+        {
+          recorder: stop.recorder, limiter: store.limiter, deadline: createdAt + deadline, onEvent: waitReporter(!!args.quiet),
+          secrets: secretsOf(cfg.channels.values()), interrupt: stop.interrupt, storeWaitMs: storeWait,
+        },
+      );
+    } catch (e) {
+      // Only recording the message throws, before anything is sent.
+      throw storeError(e, cfg.dbPath, "record the message");
+    }
     reportResult(result, !!args.json, !!args.quiet);
+    if (result.unrecorded !== undefined) process.exitCode = reportUnrecorded(result.unrecorded, cfg.dbPath, [result]);
+    else if (stop.signalled()) process.exitCode = stop.signalled();
   },
 });
 
-export function resolveTargets(cfg: Config, fromFlags: string[]): Target[] {
-  const envNames = (process.env.PP_CHANNELS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  const names = fromFlags.length ? fromFlags : envNames.length ? envNames : cfg.defaults.channels;
+/**
+ * --ch, else $PP_CHANNELS, else defaults.channels -> the channels to send to, each destination once.
+ * `note` hears about channels left out because another one already goes to the same place.
+ */
+export function resolveTargets(cfg: Config, fromFlags: string[], note: (line: string) => void = () => {}): Target[] {
+  let names = fromFlags;
+  if (names.length === 0 && process.env.PP_CHANNELS !== undefined) {
+    names = process.env.PP_CHANNELS.split(",").map((s) => s.trim()).filter(Boolean);
+    // Set but naming nothing (`PP_CHANNELS=$UNSET`): falling back to the defaults would send where nobody asked.
+    if (names.length === 0) throw new PpError("usage", `PP_CHANNELS=${JSON.stringify(process.env.PP_CHANNELS)} names no channel; set it to channel or group names, or unset it`);
+  }
+  if (names.length === 0) names = cfg.defaults.channels;
   if (names.length === 0) {
     const known = [...cfg.channels.keys(), ...cfg.groups.keys()].join(", ") || "none configured";
     throw new PpError("usage", `no channel given: pass --ch NAME or set defaults.channels in ${cfg.file} (configured: ${known})`);
   }
-  return expand(cfg, names);
+  const byDestination = new Map<string, Target>();
+  for (const t of expand(cfg, names)) {
+    const key = destination(t);
+    const first = byDestination.get(key);
+    if (first) note(`pp: channels ${first.name} and ${t.name} are the same ${t.def.type} destination; sending once, as ${first.name}`);
+    else byDestination.set(key, t);
+  }
+  return [...byDestination.values()];
+}
+
+/** Settings that only shape how pp paces and retries; two channels that differ only in them send the same request. */
+const PACING = new Set(["rate", "timeout", "retries"]);
+
+/**
+ * What makes two channels one destination: the same type and the same settings that go into the request
+ * (URL, secret, templates, mentions...). A generic webhook with another body template is another destination.
+ */
+function destination(t: Target): string {
+  const canonical = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(canonical);
+    if (x && typeof x === "object" && !(x instanceof Date)) {
+      return Object.keys(x).sort().map((k) => [k, canonical((x as Record<string, unknown>)[k])]);
+    }
+    return x;
+  };
+  const opts = Object.keys(t.opts).filter((k) => !PACING.has(k)).sort().map((k) => [k, canonical(t.opts[k])]);
+  return JSON.stringify([t.def.type, opts]);
 }
 
 /** Text from the arguments, or stdin when there are none or the text is "-". */
-export async function readText(positionals: string[]): Promise<string> {
+export async function readText(
+  positionals: string[],
+  opts: { waitMs?: number; warn?: (line: string) => void } = {},
+): Promise<string> {
   let text: string;
   if (positionals.length > 0 && !(positionals.length === 1 && positionals[0] === "-")) {
     text = positionals.join(" ");
@@ -74,15 +127,91 @@ export async function readText(positionals: string[]): Promise<string> {
     if (stdinIsTerminal()) {
       throw new PpError("empty_message", "no message: give the text as arguments (pp send \"disk full\") or pipe it in (df -h | pp send)");
     }
-    text = await Bun.stdin.text();
+    const bytes = await readStdin(opts.waitMs ?? MAX_DURATION_MS);
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      text = new TextDecoder("utf-8").decode(bytes);
+      (opts.warn ?? err)("pp: standard input is not valid UTF-8; the invalid bytes were replaced with U+FFFD");
+    }
   }
+  text = text.replace(/\r\n/g, "\n").trimEnd();
+  // After the trim: trailing blank lines from a command's output do not count against the limit.
   // A UTF-16 unit is at most 3 UTF-8 bytes: short texts skip the byte count (and loading Buffer).
   if (text.length > MAX_TEXT_BYTES / 3 && Buffer.byteLength(text) > MAX_TEXT_BYTES) {
     throw new PpError("usage", `the message is ${(Buffer.byteLength(text) / 1048576).toFixed(1)} MiB; pp sends at most 1 MiB (attach large output as a file link instead)`);
   }
-  text = text.replace(/\r\n/g, "\n").replace(/\s+$/, "");
-  if (text.trim() === "") throw new PpError("empty_message", "the message is empty; nothing was sent");
+  if (text === "") throw new PpError("empty_message", "the message is empty; nothing was sent");
+  if (!VISIBLE.test(text)) {
+    throw new PpError("empty_message", "the message has no visible characters (only spaces or invisible ones such as U+200B); nothing was sent");
+  }
   return text;
+}
+
+/**
+ * Anything that shows: not a control or format character (U+200B, U+FEFF, U+2060...), not a space or separator,
+ * and not one of the letters and marks that render as nothing (Hangul fillers, braille blank, variation selectors).
+ */
+const VISIBLE = /[^\p{Cc}\p{Cf}\p{Z}\s\u034f\u115f\u1160\u3164\uffa0\u2800\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
+
+const isAsciiSpace = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+
+/**
+ * Standard input, at most MAX_TEXT_BYTES of it: read in chunks and refused as soon as more arrives, so memory
+ * does not grow with the input. Beyond the limit only whitespace, which the trim removes, may follow. Input
+ * that stays open is waited for at most `waitMs`.
+ */
+async function readStdin(waitMs: number): Promise<Uint8Array> {
+  let reader: ReturnType<ReturnType<typeof Bun.stdin.stream>["getReader"]>;
+  try {
+    reader = Bun.stdin.stream().getReader();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new PpError("usage", `cannot read the message from standard input (${code}); pipe text in, or give it as arguments`);
+  }
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), Math.min(waitMs, MAX_DURATION_MS));
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]).catch((e: NodeJS.ErrnoException) => {
+        throw new PpError("usage", `cannot read the message from standard input (${e.code ?? e.message}); pipe text in, or give it as arguments`);
+      });
+      if (next === "late") {
+        throw new PpError("usage", `standard input was still open after the deadline (${fmtMs(waitMs)}); end the input (close the pipe, or use < /dev/null), pass the text as an argument, or raise --deadline`);
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      const room = MAX_TEXT_BYTES - kept;
+      if (chunk.length <= room) {
+        chunks.push(chunk);
+        kept += chunk.length;
+        continue;
+      }
+      // Copied: a view would keep the whole chunk alive.
+      if (room > 0) chunks.push(chunk.slice(0, room));
+      kept = MAX_TEXT_BYTES;
+      for (let i = Math.max(room, 0); i < chunk.length; i++) {
+        if (!isAsciiSpace(chunk[i]!)) {
+          throw new PpError("usage", "the message on standard input is larger than 1 MiB; pp sends at most 1 MiB (attach large output as a file link instead)");
+        }
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    // Stop reading: the writer gets EPIPE instead of filling a pipe nobody drains, and pp can exit.
+    reader.cancel().catch(() => {});
+  }
+  const all = new Uint8Array(kept);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return all;
 }
 
 function stdinIsTerminal(): boolean {
@@ -95,36 +224,54 @@ function stdinIsTerminal(): boolean {
   return require("node:tty").isatty(0);
 }
 
-function printDryRun(targets: Target[], title: string | undefined, text: string, format: Format, now: number, json: boolean): void {
+function printDryRun(targets: Target[], title: string | undefined, text: string, format: Format, now: number, json: boolean, secrets: readonly string[]): void {
   const all = targets.map((t) => {
     const p = plan(t, title, text, format, now);
-    const redact = redactor(t.def.secrets(t.opts));
+    const redact = redactor([...t.def.secrets(t.opts), ...secrets]);
     const requests = p.parts.map((part, i) => {
       const req = t.def.build(part, { title: p.titles[i], format, index: i, total: p.parts.length, now }, t.opts);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, redact(v)]));
+      // fetch turns a user:password in the URL into this header; show that it goes, not its value.
+      if (URL.canParse(req.url) && new URL(req.url).username && !Object.keys(headers).some((k) => k.toLowerCase() === "authorization")) {
+        headers.Authorization = "Basic ***";
+      }
       // A signature is derived from the secret; it is not shown either.
       const body = req.body === undefined ? undefined : redact(req.body).replace(/("sign"\s*:\s*")[^"]*"/g, '$1***"');
-      return { method: req.method, url: redact(redactUrl(req.url)), headers, body };
+      return { method: req.method, url: redact(t.def.target(t.opts, req.url)), headers, body };
     });
     return { channel: t.name, type: t.def.type, target: t.def.target(t.opts), error: p.error ?? null, requests };
   });
   if (json) return out(JSON.stringify(all, null, 2));
   for (const t of all) {
     if (t.error) {
-      out(`# ${t.channel} (${t.type}): cannot be sent: ${t.error}\n`);
+      out(`# ${t.channel} (${t.type}): cannot be sent: ${clean(t.error)}\n`);
       continue;
     }
     t.requests.forEach((r, i) => {
       out(`# ${t.channel} (${t.type}) part ${i + 1}/${t.requests.length}`);
       out(`${r.method} ${r.url}`);
-      for (const [k, v] of Object.entries(r.headers)) out(`${k}: ${v}`);
-      out(`\n${r.body ?? ""}\n`);
+      for (const [k, v] of Object.entries(r.headers)) out(`${k}: ${clean(v)}`);
+      out(`\n${clean(r.body ?? "")}\n`);
     });
   }
 }
 
 function reportResult(result: DispatchResult, json: boolean, quiet: boolean): void {
-  const failed = result.deliveries.filter((d) => d.status === "failed").length;
+  try {
+    printResult(result, json, quiet);
+  } catch (e) {
+    if (!(e instanceof PpError && e.code === "output")) throw e;
+    // The id is all a script has to find the message again: it goes to stderr instead, with the outcome.
+    if (!quiet && !json) for (const d of result.deliveries) err(deliveryLine(d));
+    const failed = result.deliveries.filter((d) => d.status !== "delivered").length;
+    const outcome = failed ? `${failed} of ${result.deliveries.length} deliveries failed` : "every delivery succeeded";
+    const why = e.message.replace(/^cannot write to standard output: /, "");
+    throw new PpError("output", `message ${result.id} was sent (${outcome}), but its id could not be written to standard output (${why}); see pp log show ${result.id}`, EXIT_STDOUT);
+  }
+}
+
+function printResult(result: DispatchResult, json: boolean, quiet: boolean): void {
+  const failed = result.deliveries.filter((d) => d.status !== "delivered").length;
   if (json) {
     out(
       JSON.stringify({
@@ -138,7 +285,8 @@ function reportResult(result: DispatchResult, json: boolean, quiet: boolean): vo
   } else {
     out(result.id);
   }
-  if (!quiet && !json) {
+  // When the outcome could not be recorded, reportUnrecorded gives these lines whatever --quiet says.
+  if (!quiet && !json && result.unrecorded === undefined) {
     for (const d of result.deliveries) err(deliveryLine(d));
     if (failed) err(c.dim(`pp: ${failed} of ${result.deliveries.length} deliveries failed; retry with: pp replay ${result.id}`));
   }

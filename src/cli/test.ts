@@ -3,11 +3,12 @@ import { hostname } from "node:os";
 import { dispatch } from "../core/dispatch.ts";
 import { newId } from "../core/id.ts";
 import { nullRecorder } from "../core/ports.ts";
+import { secretsOf } from "../core/redact.ts";
 import { expand, loadConfig } from "../config/load.ts";
 import { PpError } from "../core/errors.ts";
 import { configArg, jsonArg } from "./args.ts";
 import { waitReporter } from "./common.ts";
-import { bad, c, err, ok, out } from "./out.ts";
+import { bad, c, cleanLine, err, ok, out } from "./out.ts";
 
 export default defineCommand({
   meta: { name: "test", description: "Send a test message to channels (default: all) and show what each platform answered" },
@@ -30,7 +31,7 @@ export default defineCommand({
       const result = await dispatch(
         { id: newId(now), createdAt: now, title: "pp test", text, format: "text", source: "cli", targets: names },
         targets,
-        { recorder: nullRecorder, limiter: store.limiter, deadline: now + cfg.defaults.deadlineMs, onEvent: waitReporter(!!args.json) },
+        { recorder: nullRecorder, limiter: store.limiter, deadline: now + cfg.defaults.deadlineMs, onEvent: waitReporter(!!args.json), secrets: secretsOf(cfg.channels.values()) },
       );
       if (args.json) {
         out(JSON.stringify(result.deliveries.map((d) => ({ channel: d.channel, type: d.type, ok: d.status === "delivered", latency_ms: d.latencyMs, error: d.error }))));
@@ -39,7 +40,7 @@ export default defineCommand({
           const t = targets.find((x) => x.name === d.channel)!;
           const where = c.dim(`${d.type} ${t.def.target(t.opts)}`);
           if (d.status === "delivered") err(ok(`${d.channel}  ${d.latencyMs}ms  ${where}`));
-          else err(bad(`${d.channel}  ${c.red(d.error ?? "failed")}  ${where}`));
+          else err(bad(`${d.channel}  ${c.red(cleanLine(d.error ?? "failed"))}  ${where}`));
         }
       }
       process.exitCode = result.deliveries.some((d) => d.status === "failed") ? 1 : 0;

@@ -1,6 +1,7 @@
 import { exchange } from "./http.ts";
+import { settle } from "./wait.ts";
 import type { Limiter, MessageRecord, RateLimit, Recorder } from "./ports.ts";
-import { redactor } from "./redact.ts";
+import { clip, ERROR_MAX, redactor, RESPONSE_MAX } from "./redact.ts";
 import { chars, jsonBytes, split, utf8Bytes } from "./split.ts";
 import type { ChannelDef, Format, HttpRequest, Outcome } from "./types.ts";
 
@@ -24,22 +25,38 @@ export interface Target {
 export type Outgoing = MessageRecord;
 
 export type DispatchEvent =
-  | { type: "wait"; channel: string; ms: number; reason: "rate_limit" | "retry" }
+  | { type: "wait"; channel: string; ms: number; reason: "rate_limit" | "retry"; cause?: string }
   | { type: "attempt"; channel: string; part: number; parts: number; attempt: number; outcome: Outcome | { kind: "retryable"; error: string } };
 
 export interface DeliveryResult {
   channel: string;
   type: string;
-  status: "delivered" | "failed";
+  /**
+   * What really happened, whatever the push log could record. `uncertain`: the platform may have it. `skipped`: a
+   * replay left it alone, because another delivery of the same message delivered it, is sending it or may have.
+   */
+  status: "delivered" | "failed" | "uncertain" | "skipped";
+  /** Why it was skipped. */
+  skip?: "delivered" | "sending" | "uncertain";
   attempts: number;
   parts: number;
   latencyMs: number;
   error: string | null;
+  /** Whether the push log holds this outcome (false when the store could not be written, see DispatchResult.unrecorded). */
+  recorded: boolean;
+  /** Whether any request for it went out. */
+  sent: boolean;
 }
 
 export interface DispatchResult {
   id: string;
   deliveries: DeliveryResult[];
+  /** For a replay, the original message. */
+  replayOf?: string;
+  /** The store's error, when the push log could not be written after the message was recorded; sending stopped there. */
+  unrecorded?: unknown;
+  /** The interrupt's reason, when one stopped the dispatch. */
+  interrupted?: string;
 }
 
 export interface DispatchOptions {
@@ -48,9 +65,23 @@ export interface DispatchOptions {
   /** Unix ms after which nothing more is attempted; what is left is recorded as failed. */
   deadline: number;
   onEvent?: (e: DispatchEvent) => void;
+  /**
+   * Aborted to stop: nothing new starts (waits end at once), requests in flight finish and their real outcome is
+   * recorded; what never started is recorded failed with the reason (a string such as "interrupted by SIGTERM").
+   */
+  interrupt?: AbortSignal;
+  /** How long a push-log write that fails is tried again before pp stops sending (default STORE_WAIT_MS). */
+  storeWaitMs?: number;
+  /** A replay: claim each channel for the original message first (Recorder.begin). */
+  claim?: { force: boolean; uncertain: boolean };
   /** Injected by tests: a clock whose sleep advances time without waiting, and a fixed jitter. */
   clock?: Clock;
   random?: () => number;
+  /**
+   * Every configured channel's secrets (secretsOf): each answer and error is cleaned of all of them, not only
+   * of its own channel's, since a platform or relay may echo another channel's key.
+   */
+  secrets?: readonly string[];
 }
 
 /** The parts of one message for one channel, rendered and split to fit the platform's limit. */
@@ -90,7 +121,9 @@ export function plan(t: Target, title: string | undefined, text: string, format:
     const n = pieces.length;
     const parts = pieces.map((p, i) => (title === undefined ? `${marker(i + 1, n)}\n${p}` : p));
     const titles = pieces.map((_, i) => (title === undefined ? undefined : `${title} ${marker(i + 1, n)}`));
-    const worst = Math.max(...parts.map((p, i) => size(build(p, titles[i], i, n))));
+    // A loop, not Math.max(...spread): a megabyte can split into more parts than a call may take arguments.
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, size(build(parts[i]!, titles[i], i, n)));
     if (worst <= limit.max) return { parts, titles };
     // The per-line estimate was short (escaping the channel adds, say): shrink and try again.
     budget -= Math.max(worst - limit.max, Math.ceil(budget * 0.05));
@@ -104,17 +137,84 @@ export function plan(t: Target, title: string | undefined, text: string, format:
  */
 export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOptions): Promise<DispatchResult> {
   const plans = targets.map((t) => plan(t, msg.title, msg.text, msg.format, msg.createdAt));
-  const ids = o.recorder.begin(
+  const storeWaitMs = o.storeWaitMs ?? STORE_WAIT_MS;
+  // Throws when the message cannot be recorded: then nothing is sent.
+  const begun = o.recorder.begin(
     msg,
     targets.map((t, i) => ({ channel: t.name, type: t.def.type, target: t.def.target(t.opts), parts: Math.max(1, plans[i]!.parts.length) })),
+    { leaseUntil: o.deadline + storeWaitMs + LEASE_MARGIN_MS, ...(o.claim ? { claim: o.claim } : {}) },
   );
   const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), Math.max(0, o.deadline - (o.clock?.now() ?? Date.now())));
+  const lost = new AbortController();
+  // setTimeout fires at once for anything over 2^31-1 ms (24.8 days): never hand it more.
+  const timer = setTimeout(() => stop.abort(), Math.min(MAX_TIMER_MS, Math.max(0, o.deadline - (o.clock?.now() ?? Date.now()))));
+  const run: Run = {
+    deadline: stop.signal,
+    halt: AbortSignal.any([stop.signal, lost.signal, ...(o.interrupt ? [o.interrupt] : [])]),
+    lost,
+    storeWaitMs,
+  };
   try {
-    const deliveries = await Promise.all(targets.map((t, i) => deliver(t, plans[i]!, ids[i]!, msg, o, stop.signal)));
-    return { id: msg.id, deliveries };
+    const deliveries = await Promise.all(
+      targets.map((t, i) => {
+        const b = begun[i]!;
+        const parts = Math.max(1, plans[i]!.parts.length);
+        if (b.id === null) {
+          return { channel: t.name, type: t.def.type, status: "skipped", skip: b.skip, attempts: 0, parts, latencyMs: 0, error: b.reason, recorded: true, sent: false } as const;
+        }
+        return deliver(t, plans[i]!, b.id, b.accepted ?? t.resume, msg, o, run);
+      }),
+    );
+    const result: DispatchResult = { id: msg.id, deliveries };
+    if (msg.replayOf !== undefined) result.replayOf = msg.replayOf;
+    if (run.storeError !== undefined) result.unrecorded = run.storeError;
+    if (o.interrupt?.aborted) result.interrupted = String(o.interrupt.reason);
+    return result;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How long a failing push-log write is tried again (the store locked by another process, a disk briefly full). */
+export const STORE_WAIT_MS = 10_000;
+/** A pending delivery counts as abandoned this long after its deadline (and store waits) even if its process lives on. */
+export const LEASE_MARGIN_MS = 60_000;
+
+/** What the deliveries of one dispatch share. */
+interface Run {
+  /** Aborted at the deadline: requests in flight are cut off. */
+  deadline: AbortSignal;
+  /** Aborted at the deadline, on an interrupt or when the store is lost: nothing new starts, waits end. */
+  halt: AbortSignal;
+  lost: AbortController;
+  /** The first store error that outlasted storeWaitMs. */
+  storeError?: unknown;
+  storeWaitMs: number;
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * Runs a push-log write, trying again with backoff (asynchronously, so signals are still handled) for up to
+ * storeWaitMs. Once a write has given up, later ones are tried once: the store is not coming back in this run.
+ */
+async function persist<T>(write: () => T, run: Run, clock: () => number, sleep: Clock["sleep"]): Promise<{ ok: true; value: T } | { ok: false }> {
+  const until = clock() + run.storeWaitMs;
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+    try {
+      return { ok: true, value: write() };
+    } catch (e) {
+      if (run.storeError !== undefined || clock() + pause > until) {
+        if (run.storeError === undefined) {
+          run.storeError = e;
+          run.lost.abort();
+        }
+        return { ok: false };
+      }
+      await sleep(pause, NEVER);
+    }
   }
 }
 
@@ -135,69 +235,99 @@ const realSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", done);
   });
 
-async function deliver(t: Target, p: Plan, deliveryId: number, msg: Outgoing, o: DispatchOptions, signal: AbortSignal): Promise<DeliveryResult> {
+async function deliver(
+  t: Target, p: Plan, deliveryId: number, accepted: Target["resume"], msg: Outgoing, o: DispatchOptions, run: Run,
+): Promise<DeliveryResult> {
   const { now: clock, sleep } = o.clock ?? { now: Date.now, sleep: realSleep };
+  const signal = run.deadline;
+  const write = <T>(w: () => T) => persist(w, run, clock, sleep);
   const random = o.random ?? Math.random;
-  const redact = redactor(t.def.secrets(t.opts));
+  const redact = redactor([...t.def.secrets(t.opts), ...(o.secrets ?? [])]);
   const key = t.def.rateKey(t.opts);
   let attempts = 0;
   let latencyMs = 0;
+  let sent = false;
   const n = p.parts.length;
-  const finish = (status: "delivered" | "failed", error: string | null): DeliveryResult => {
+  const finish = async (status: "delivered" | "failed" | "uncertain", error: string | null): Promise<DeliveryResult> => {
     const safe = error === null ? null : redact(error);
-    o.recorder.finish(deliveryId, { status, attempts, latencyMs, error: safe });
-    return { channel: t.name, type: t.def.type, status, attempts, parts: Math.max(1, n), latencyMs, error: safe };
+    const w = await write(() => o.recorder.finish(deliveryId, { status, attempts, latencyMs, error: safe }));
+    return { channel: t.name, type: t.def.type, status, attempts, parts: Math.max(1, n), latencyMs, error: safe, recorded: w.ok, sent };
   };
   if (p.error) return finish("failed", p.error);
   const where = (i: number) => (n > 1 ? `part ${i + 1}/${n}: ` : "");
-  const done = n > 1 ? t.resume?.get(n) : undefined;
+  // Why nothing more starts, when something stops it: an interrupt, or a push log that cannot be written.
+  const stopReason = (): string | undefined =>
+    run.storeError !== undefined ? "the push log cannot be written" : o.interrupt?.aborted ? String(o.interrupt.reason) : undefined;
+  const halted = (): string | undefined => {
+    const why = stopReason();
+    return why === undefined ? undefined : run.storeError !== undefined ? `not sent: ${why}` : `${why} before sending`;
+  };
+  const unwritable = (i: number) => finish("failed", `${where(i)}not sent: the push log cannot be written`);
+  const done = accepted?.get(n);
 
   for (let i = 0; i < n; i++) {
     if (done?.has(i + 1)) continue;
+    let lastError = "";
     for (let attempt = 1; ; attempt++) {
+      const stopped = halted();
+      if (stopped) return finish("failed", `${where(i)}${attempt === 1 ? stopped : `${lastError} (not retried: ${stopReason()})`}`);
       // Wait for a rate-limit slot shared with every other pp process.
       let announced = false;
       for (;;) {
-        const wait = o.limiter.acquire(key, t.rates, clock());
+        const acquired = await write(() => o.limiter.acquire(key, t.rates, clock()));
+        if (!acquired.ok) return unwritable(i);
+        const { ms: wait, block } = acquired.value;
         if (wait === 0) break;
         if (clock() + wait > o.deadline || signal.aborted) {
-          const why = t.rateText ? `limit ${t.rateText}` : "the platform asked to slow down";
+          // A platform's block is named with its cause, so our own limit is not blamed for it.
+          const why = block ? `${block.cause}; blocked until ${new Date(block.until).toISOString()}` : t.rateText ? `limit ${t.rateText}` : "the platform asked to slow down";
           return finish("failed", `${where(i)}deadline reached: the next rate-limit slot is ${fmtMs(wait)} away (${why})`);
         }
         if (wait > 1000 && !announced) {
-          o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "rate_limit" });
+          o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "rate_limit", ...(block ? { cause: block.cause } : {}) });
           announced = true;
         }
-        await sleep(wait, signal);
+        await sleep(wait, run.halt);
+        const why = halted();
+        if (why) return finish("failed", `${where(i)}${why}`);
       }
       const now = clock();
       const req = t.def.build(p.parts[i]!, { title: p.titles[i], format: msg.format, index: i, total: n, now }, t.opts);
       const remaining = o.deadline - now;
+      // Write-ahead: a request that cannot be recorded is not sent; one recorded as sending but never answered
+      // (pp killed) is uncertain, and no replay sends it again unasked.
+      const started = await write(() => o.recorder.sending({ deliveryId, part: i + 1, attempt, startedAt: now }));
+      if (!started.ok) return unwritable(i);
+      sent = true;
       const res = await exchange(req, Math.min(t.timeoutMs, Math.max(1, remaining)), signal);
       attempts++;
       latencyMs += res.latencyMs;
-      const outcome: Outcome = res.ok
-        ? t.def.classify(res.response, t.opts)
-        : { kind: "retryable", error: res.kind === "timeout" && remaining < t.timeoutMs ? "deadline reached during the request" : res.error };
-      const error = outcome.kind === "ok" ? null : redact(describe(outcome));
-      o.recorder.attempt({
-        deliveryId,
-        part: i + 1,
-        attempt,
-        startedAt: now,
+      const outcome = settle(t.def, t.opts, res, remaining < t.timeoutMs);
+      const error = outcome.kind === "ok" ? null : clip(redact(describe(outcome)), ERROR_MAX);
+      const answered = await write(() => o.recorder.answered(started.value, {
         latencyMs: res.latencyMs,
-        httpStatus: res.ok ? res.response.status : null,
+        httpStatus: res.ok ? res.response.status : (res.status ?? null),
         outcome: outcome.kind,
         error,
-        response: res.ok ? redact(res.response.body).slice(0, 2000) : null,
-      });
-      o.onEvent?.({ type: "attempt", channel: t.name, part: i + 1, parts: n, attempt, outcome });
+        response: res.ok ? clip(redact(res.response.body), RESPONSE_MAX) : null,
+      }));
+      o.onEvent?.({ type: "attempt", channel: t.name, part: i + 1, parts: n, attempt, outcome: error === null ? outcome : { ...outcome, error } });
+      if (!answered.ok) {
+        if (outcome.kind !== "ok") return finish("failed", `${where(i)}${error}`);
+        if (i === n - 1) return finish("delivered", null);
+        return unwritable(i + 1);
+      }
       if (outcome.kind === "ok") {
-        if (outcome.retryAfterMs) o.limiter.block(key, clock() + outcome.retryAfterMs);
+        const w = outcome.wait;
+        if (w) await write(() => o.limiter.block(key, { since: clock(), until: clock() + w.ms, cause: w.cause }));
         break;
       }
+      // A success status whose answer was too large to read: the platform may well have the message, so a
+      // replay must not send it again unasked.
+      if (!res.ok && res.kind === "too_large" && res.permanent) return finish("uncertain", `${where(i)}${error}`);
       if (outcome.kind === "permanent") return finish("failed", `${where(i)}${error}`);
-      if (outcome.kind === "rate_limited" && outcome.retryAfterMs) o.limiter.block(key, clock() + outcome.retryAfterMs);
+      const w = outcome.wait;
+      if (outcome.kind === "rate_limited" && w) await write(() => o.limiter.block(key, { since: clock(), until: clock() + w.ms, cause: w.cause }));
       if (attempt > t.retries) {
         return finish("failed", `${where(i)}${error} (gave up after ${attempt} attempt${attempt > 1 ? "s" : ""})`);
       }
@@ -205,8 +335,9 @@ async function deliver(t: Target, p: Plan, deliveryId: number, msg: Outgoing, o:
       if (signal.aborted || clock() + wait > o.deadline) {
         return finish("failed", `${where(i)}${error} (deadline reached before retry ${attempt})`);
       }
-      if (wait > 1000) o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "retry" });
-      await sleep(wait, signal);
+      if (wait > 1000) o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "retry", ...(outcome.wait ? { cause: outcome.wait.cause } : {}) });
+      lastError = error ?? "";
+      await sleep(wait, run.halt);
     }
   }
   return finish("delivered", null);

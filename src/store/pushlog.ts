@@ -1,7 +1,8 @@
 import type { Database } from "bun:sqlite";
-import type { AttemptRecord, DeliveryEnd, DeliveryStart, MessageRecord, Recorder } from "../core/ports.ts";
+import { hostname } from "node:os";
+import type { AttemptEnd, AttemptStart, BeginOptions, Begun, DeliveryEnd, DeliveryStart, DeliveryStatus, MessageRecord, Recorder } from "../core/ports.ts";
 
-export type DeliveryStatus = "pending" | "delivered" | "failed";
+export type { DeliveryStatus };
 
 export interface LogRow {
   id: string;              // message id
@@ -23,7 +24,12 @@ export interface LogRow {
 }
 
 export interface LogFilter {
+  /**
+   * What is not delivered: failed, uncertain and abandoned pending deliveries, leaving out those whose
+   * original message a later replay (or the original itself) has delivered to that channel, unless `all`.
+   */
   failed?: boolean;
+  all?: boolean;
   channel?: string;
   since?: number;
   limit?: number;
@@ -50,6 +56,7 @@ export interface StatRow {
   deliveries: number;
   delivered: number;
   failed: number;
+  uncertain: number;
   pending: number;
   success_rate: number | null;   // delivered / (delivered + failed)
   p50_ms: number | null;
@@ -60,31 +67,143 @@ const SELECT_ROWS = `SELECT m.id, d.id AS delivery_id, d.channel, d.type, d.targ
   d.latency_ms, d.error, d.created_at, d.updated_at, m.title, m.text, m.format, m.replay_of
   FROM deliveries d JOIN messages m ON m.id = d.message_id`;
 
+/** Who owns the deliveries this process records: "host:pid". */
+export function thisProcess(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/** A pending delivery is abandoned when its lease ran out or its process, on this machine, is gone. */
+export function abandoned(owner: string | null, leaseUntil: number | null, now: number, host = hostname()): boolean {
+  if (owner === null || leaseUntil === null || leaseUntil < now) return true;
+  const { host: h, pid } = splitOwner(owner);
+  // On another machine only the lease can tell.
+  if (h !== host || !(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code !== "EPERM";
+  }
+}
+
+function splitOwner(owner: string): { host: string; pid: number } {
+  const at = owner.lastIndexOf(":");
+  return { host: owner.slice(0, at), pid: Number(owner.slice(at + 1)) };
+}
+
+function ownerText(owner: string | null, host: string): string {
+  if (owner === null) return "an earlier pp";
+  const o = splitOwner(owner);
+  return o.host === host ? `process ${o.pid}` : `process ${o.pid} on ${o.host}`;
+}
+
+const IN_FLIGHT = "EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.outcome = 'sending')";
+/** Same original message (the message itself or any replay of it) as `m`, same channel as `d`, delivered. */
+const FAMILY_DELIVERED = `EXISTS (SELECT 1 FROM deliveries d2 JOIN messages m2 ON m2.id = d2.message_id
+  WHERE (m2.id = coalesce(m.replay_of, m.id) OR m2.replay_of = coalesce(m.replay_of, m.id)) AND d2.channel = d.channel AND d2.status = 'delivered')`;
+
+interface FamilyRow { id: number; message_id: string; status: DeliveryStatus; owner: string | null; lease_until: number | null; in_flight: number }
+
 /** The push log: every message, every delivery to a channel and every attempt. */
 export class PushLog implements Recorder {
-  constructor(private readonly db: Database) {}
+  private readonly host: string;
+  constructor(
+    private readonly db: Database,
+    readonly owner: string = thisProcess(),
+  ) {
+    this.host = splitOwner(owner).host;
+  }
 
-  begin(msg: MessageRecord, deliveries: DeliveryStart[]): number[] {
-    return this.db.transaction(() => {
+  /**
+   * How long one statement waits for a lock another process holds before it fails. Once sending has begun, pp
+   * keeps this short and retries asynchronously instead, so that signals are handled while it waits.
+   */
+  busyTimeout(ms?: number): number {
+    if (ms !== undefined) this.db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+    return (this.db.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout;
+  }
+
+  begin(msg: MessageRecord, deliveries: DeliveryStart[], o: BeginOptions): Begun[] {
+    // IMMEDIATE: the check and the insert of a claim must not interleave with another process's claim.
+    return this.db.transaction((): Begun[] => {
+      const now = Date.now();
+      const root = msg.replayOf;
+      const begun: Begun[] = deliveries.map((d) => (o.claim && root ? this.claim(root, d.channel, o.claim, now) : { id: 0 }));
+      if (!begun.some((b) => b.id !== null)) return begun;
       this.db
         .query("INSERT INTO messages (id, created_at, title, text, format, source, replay_of, targets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .run(msg.id, msg.createdAt, msg.title ?? null, msg.text, msg.format, msg.source, msg.replayOf ?? null, JSON.stringify(msg.targets));
       const ins = this.db.query(
-        "INSERT INTO deliveries (message_id, channel, type, target, status, parts, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
+        `INSERT INTO deliveries (message_id, channel, type, target, status, parts, created_at, updated_at, owner, lease_until)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`,
       );
-      return deliveries.map((d) => (ins.get(msg.id, d.channel, d.type, d.target, d.parts, msg.createdAt, msg.createdAt) as { id: number }).id);
+      return begun.map((b, i) => {
+        if (b.id === null) return b;
+        const d = deliveries[i]!;
+        const id = (ins.get(msg.id, d.channel, d.type, d.target, d.parts, msg.createdAt, msg.createdAt, this.owner, o.leaseUntil) as { id: number }).id;
+        // Read after the claim: no other process can accept a part of this channel while we hold it.
+        return root && o.claim && !o.claim.force ? { id, accepted: this.acceptedParts(root, d.channel) } : { id };
+      });
+    }).immediate();
+  }
+
+  /**
+   * Whether this process may send `channel` for the original message `root`; settles the family's abandoned
+   * pending deliveries on the way (failed, or uncertain when a request was in flight), so history reads right.
+   */
+  private claim(root: string, channel: string, c: { force: boolean; uncertain: boolean }, now: number): Begun {
+    const rows = this.db
+      .query(
+        `SELECT d.id, m.id AS message_id, d.status, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight
+         FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE (m.id = ? OR m.replay_of = ?) AND d.channel = ? ORDER BY d.id`,
+      )
+      .all(root, root, channel) as FamilyRow[];
+    let sending: FamilyRow | undefined;
+    let delivered: FamilyRow | undefined;
+    let uncertain: FamilyRow | undefined;
+    for (const r of rows) {
+      let status = r.status;
+      if (status === "pending") {
+        if (!abandoned(r.owner, r.lease_until, now, this.host)) {
+          sending ??= r;
+          continue;
+        }
+        status = this.settle(r, now);
+      }
+      if (status === "delivered") delivered ??= r;
+      if (status === "uncertain") uncertain ??= r;
+    }
+    if (sending) return { id: null, skip: "sending", reason: `being sent by ${ownerText(sending.owner, this.host)} (message ${sending.message_id})` };
+    if (delivered && !c.force) return { id: null, skip: "delivered", reason: `already delivered (message ${delivered.message_id})` };
+    if (uncertain && !c.force && !c.uncertain) {
+      return { id: null, skip: "uncertain", reason: `may have arrived: a request was in flight when pp stopped (message ${uncertain.message_id})` };
+    }
+    return { id: 0 };
+  }
+
+  private settle(r: FamilyRow, now: number): DeliveryStatus {
+    const who = ownerText(r.owner, this.host);
+    const [status, error] = r.in_flight
+      ? (["uncertain", `${who} stopped during a request: the platform may have received it`] as const)
+      : (["failed", `${who} stopped before finishing`] as const);
+    this.db.query("UPDATE deliveries SET status = ?, error = coalesce(error, ?), updated_at = ? WHERE id = ? AND status = 'pending'").run(status, error, now, r.id);
+    return status;
+  }
+
+  sending(a: AttemptStart): number {
+    return this.db.transaction(() => {
+      const { id } = this.db
+        .query("INSERT INTO attempts (delivery_id, part, attempt, started_at, latency_ms, outcome) VALUES (?, ?, ?, ?, 0, 'sending') RETURNING id")
+        .get(a.deliveryId, a.part, a.attempt, a.startedAt) as { id: number };
+      this.db.query("UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?").run(a.startedAt, a.deliveryId);
+      return id;
     })();
   }
 
-  attempt(a: AttemptRecord): void {
-    this.db.transaction(() => {
-      this.db
-        .query(
-          "INSERT INTO attempts (delivery_id, part, attempt, started_at, latency_ms, http_status, outcome, error, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .run(a.deliveryId, a.part, a.attempt, a.startedAt, a.latencyMs, a.httpStatus, a.outcome, a.error, a.response);
-      this.db.query("UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?").run(a.startedAt + a.latencyMs, a.deliveryId);
-    })();
+  answered(attemptId: number, a: AttemptEnd): void {
+    this.db
+      .query("UPDATE attempts SET latency_ms = ?, http_status = ?, outcome = ?, error = ?, response = ? WHERE id = ?")
+      .run(a.latencyMs, a.httpStatus, a.outcome, a.error, a.response, attemptId);
   }
 
   finish(deliveryId: number, f: DeliveryEnd): void {
@@ -93,24 +212,59 @@ export class PushLog implements Recorder {
       .run(f.status, f.latencyMs, f.error, Date.now(), deliveryId);
   }
 
-  /** Marks what is still pending of these messages as failed, with the reason (an interrupted pp). */
-  abandon(messageIds: string[], reason: string): void {
-    const q = this.db.query("UPDATE deliveries SET status = 'failed', error = ?, updated_at = ? WHERE message_id = ? AND status = 'pending'");
+  /**
+   * For a process about to exit at once: what it still has pending of these messages becomes uncertain when a
+   * request was in flight (the platform may have it), else failed.
+   */
+  abandon(messageIds: string[], inFlight: string, notSent: string): void {
+    const q = this.db.query(
+      `UPDATE deliveries AS d SET status = CASE WHEN ${IN_FLIGHT} THEN 'uncertain' ELSE 'failed' END,
+         error = CASE WHEN ${IN_FLIGHT} THEN ? ELSE ? END, updated_at = ?
+       WHERE d.message_id = ? AND d.status = 'pending' AND d.owner = ?`,
+    );
     this.db.transaction(() => {
-      for (const id of messageIds) q.run(reason, Date.now(), id);
+      for (const id of messageIds) q.run(inFlight, notSent, Date.now(), id, this.owner);
     })();
+  }
+
+  /** Whether any delivery of the original message `root` (or of a replay of it) to `channel` was delivered. */
+  familyDelivered(root: string, channel: string): boolean {
+    return !!this.db
+      .query(
+        `SELECT 1 FROM deliveries d JOIN messages m ON m.id = d.message_id
+         WHERE (m.id = ? OR m.replay_of = ?) AND d.channel = ? AND d.status = 'delivered' LIMIT 1`,
+      )
+      .get(root, root, channel);
   }
 
   /** Newest first. Each filter maps onto an index, so this stays fast on millions of rows. */
   list(filter: LogFilter = {}): LogRow[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (filter.failed) where.push("d.status = 'failed'");
+    if (filter.failed) {
+      where.push("d.status IN ('failed', 'uncertain', 'pending')");
+      if (!filter.all) where.push(`NOT ${FAMILY_DELIVERED}`);
+    }
     if (filter.channel) (where.push("d.channel = ?"), params.push(filter.channel));
     if (filter.since !== undefined) (where.push("d.created_at >= ?"), params.push(filter.since));
-    const sql = `${SELECT_ROWS}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY d.created_at DESC, d.id DESC LIMIT ?`;
-    params.push(filter.limit ?? 20);
-    return this.db.query(sql).all(...params) as LogRow[];
+    const limit = filter.limit ?? 20;
+    const cols = filter.failed ? `, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight` : "";
+    const sql = `${SELECT_ROWS.replace(" FROM deliveries", `${cols} FROM deliveries`)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY d.created_at DESC, d.id DESC`;
+    if (!filter.failed) return this.db.query(`${sql} LIMIT ?`).all(...params, limit) as LogRow[];
+    // A pending delivery is listed only once its process is gone: that needs a look at the process, not SQL.
+    const now = Date.now();
+    const rows: LogRow[] = [];
+    for (const r of this.db.query(sql).iterate(...params) as IterableIterator<LogRow & Omit<FamilyRow, "id" | "message_id" | "status">>) {
+      if (rows.length >= limit) break;
+      const { owner, lease_until, in_flight, ...row } = r;
+      if (row.status === "pending") {
+        if (!abandoned(owner, lease_until, now, this.host)) continue;
+        const who = ownerText(owner, this.host);
+        row.error ??= in_flight ? `${who} stopped during a request: the platform may have received it` : `${who} stopped before finishing`;
+      }
+      rows.push(row);
+    }
+    return rows;
   }
 
   /** A message by id, or by a unique prefix of its id. */
@@ -135,19 +289,28 @@ export class PushLog implements Recorder {
   }
 
   /**
-   * What `pp replay --failed` should send again: each (original message, channel) with a failed delivery in the
-   * window that neither the original nor any replay of it has delivered since. Oldest first.
+   * What `pp replay --failed` should send again: each (original message, channel) with a failed, uncertain or
+   * abandoned pending delivery in the window that neither the original nor any replay of it has delivered since.
+   * Oldest first. Whether it may really be sent is decided by the claim, when it is sent.
    */
   unrecovered(since: number, channel?: string): { root: string; channel: string }[] {
-    const sql = `SELECT coalesce(m.replay_of, m.id) AS root, d.channel, min(d.created_at) AS first
+    const sql = `SELECT coalesce(m.replay_of, m.id) AS root, d.channel, d.status, d.owner, d.lease_until
       FROM deliveries d JOIN messages m ON m.id = d.message_id
-      WHERE d.status = 'failed' AND d.created_at >= ?${channel ? " AND d.channel = ?" : ""}
-      GROUP BY root, d.channel
-      HAVING NOT EXISTS (
-        SELECT 1 FROM deliveries d2 JOIN messages m2 ON m2.id = d2.message_id
-        WHERE (m2.id = root OR m2.replay_of = root) AND d2.channel = d.channel AND d2.status = 'delivered')
-      ORDER BY first, root`;
-    return this.db.query(sql).all(...(channel ? [since, channel] : [since])) as { root: string; channel: string }[];
+      WHERE d.status IN ('failed', 'uncertain', 'pending') AND d.created_at >= ?${channel ? " AND d.channel = ?" : ""}
+        AND NOT ${FAMILY_DELIVERED}
+      ORDER BY d.created_at, d.id`;
+    const now = Date.now();
+    const seen = new Set<string>();
+    const todo: { root: string; channel: string }[] = [];
+    const rows = this.db.query(sql).all(...(channel ? [since, channel] : [since])) as { root: string; channel: string; status: string; owner: string | null; lease_until: number | null }[];
+    for (const r of rows) {
+      if (r.status === "pending" && !abandoned(r.owner, r.lease_until, now, this.host)) continue;
+      const key = JSON.stringify([r.root, r.channel]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      todo.push({ root: r.root, channel: r.channel });
+    }
+    return todo;
   }
 
   /**
@@ -179,14 +342,15 @@ export class PushLog implements Recorder {
     const rows = this.db
       .query(`SELECT channel, status, latency_ms FROM deliveries${index}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`)
       .values(...params) as [string, string, number | null][];
-    const by = new Map<string, { delivered: number; failed: number; pending: number; latencies: number[] }>();
+    const by = new Map<string, { delivered: number; failed: number; uncertain: number; pending: number; latencies: number[] }>();
     for (const [ch, status, latency] of rows) {
       let s = by.get(ch);
-      if (!s) by.set(ch, (s = { delivered: 0, failed: 0, pending: 0, latencies: [] }));
+      if (!s) by.set(ch, (s = { delivered: 0, failed: 0, uncertain: 0, pending: 0, latencies: [] }));
       if (status === "delivered") {
         s.delivered++;
         if (latency !== null) s.latencies.push(latency);
       } else if (status === "failed") s.failed++;
+      else if (status === "uncertain") s.uncertain++;
       else s.pending++;
     }
     return [...by.entries()]
@@ -195,7 +359,7 @@ export class PushLog implements Recorder {
         const l = s.latencies.sort((a, b) => a - b);
         const done = s.delivered + s.failed;
         return {
-          channel: ch, deliveries: done + s.pending, delivered: s.delivered, failed: s.failed, pending: s.pending,
+          channel: ch, deliveries: done + s.uncertain + s.pending, delivered: s.delivered, failed: s.failed, uncertain: s.uncertain, pending: s.pending,
           success_rate: done ? s.delivered / done : null, p50_ms: pct(l, 0.5), p95_ms: pct(l, 0.95),
         };
       });
