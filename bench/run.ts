@@ -11,6 +11,8 @@
  *    machine slows all of them alike; the figure to watch is the pp send / curl ratio.
  * 2. `pp log` over a push log of a million deliveries, with the query plan behind `pp log --failed`.
  * 3. Binary sizes.
+ * 4. Rendering and splitting a 1 MiB message for every channel type, both formats, on adversarial inputs
+ *    (in this process, from the sources; bun bench/render.ts runs this part alone).
  *
  * Where pp's start-up time goes, import by import: bun bench/startup.ts.
  */
@@ -24,6 +26,7 @@ import {
   benchConfig, cleanups, type Cmd, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runBench, runOnce, startFake, type Summary, table,
 } from "./lib.ts";
 import { ensurePushlog } from "./pushlog.ts";
+import { benchRender } from "./render.ts";
 import { unzipList } from "../scripts/lib/zip.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -95,7 +98,7 @@ async function benchSend(dir: string, config: string): Promise<void> {
     { name: "pp send", argv: [BIN, "send", "--ch", "w", TEXT], env },
     { name: "curl -X POST (same payload)", argv: ["curl", "-sS", "--fail", "-X", "POST", "-H", "Content-Type: application/json", "-d", body, url] },
   ];
-  log(`1/3 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${RSS_RUNS} for memory`);
+  log(`1/4 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${RSS_RUNS} for memory`);
   const res = roundRobin(cmds, RUNS, WARMUP, RSS_RUNS, progress(RUNS + RSS_RUNS));
 
   // Every `pp send` must have been delivered, or the figures describe a failure path.
@@ -158,7 +161,7 @@ function timeInProcess(fn: () => unknown, runs: number): number {
 }
 
 function benchLog(dir: string, config: string): void {
-  log(`2/3 pp log over ${LOG_MESSAGES * 2} deliveries`);
+  log(`2/4 pp log over ${LOG_MESSAGES * 2} deliveries`);
   const g = ensurePushlog(LOG_MESSAGES);
   log(`  ${g.cached ? "cached" : `generated in ${(g.ms / 1000).toFixed(1)} s`}: ${g.path}`);
   // Windows are anchored to the newest row, not to now, so a cached log gives the same figures next week.
@@ -242,6 +245,18 @@ function benchSizes(): void {
   sections.push({ title: "Binary sizes", head: ["binary", "bytes", "size", "archive bytes", "archive size"], rows, notes });
 }
 
+function benchRendering(): void {
+  const size = QUICK ? 262_144 : 1_048_576;
+  log(`4/4 rendering ${size.toLocaleString("en")}-character inputs for every channel type`);
+  const f = benchRender(size, undefined, (label) => log(`  ${label}`));
+  sections.push({
+    title: `Rendering and splitting one ${size.toLocaleString("en")}-character message (plan(), lexing included)`,
+    head: f.head,
+    rows: f.rows,
+    notes: [`worst: ${fmtMs(f.worst.ms)} (${f.worst.where}) (target: well under 1000 ms) -> ${f.worst.ms < 1000 ? "met" : "NOT met"}`],
+  });
+}
+
 async function main(): Promise<void> {
   ensureBinary();
   const dir = mkdtempSync(join(tmpdir(), "pp-bench-"));
@@ -251,8 +266,9 @@ async function main(): Promise<void> {
   const config = join(dir, "pp.toml");
   await benchSend(dir, config);
   benchLog(dir, config);
-  log("3/3 binary sizes");
+  log("3/4 binary sizes");
   benchSizes();
+  benchRendering();
 
   const out: string[] = ["", `pp benchmark: ${rev}, bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString()}${QUICK ? " (--quick)" : ""}`];
   if (stale) out.push(stale);

@@ -17,10 +17,271 @@
 import type { Token, Tokens } from "marked";
 
 // marked is loaded on first use: plain-text messages, most of what pp sends, never pay for it at start-up.
-let lexer: typeof import("marked").Lexer | undefined;
-function lex(md: string): Token[] {
-  lexer ??= (require("marked") as typeof import("marked")).Lexer;
-  return lexer.lex(md, { gfm: true });
+let marked: typeof import("marked") | undefined;
+let fastBlock: Record<string, unknown> | undefined;
+
+/**
+ * Limits that keep rendering linear in the size of the message whatever it holds. marked's inline rules can
+ * scan the rest of a paragraph for every delimiter (`_a_a_a…`, `[a](b)[a](b)…`), which is quadratic in the
+ * paragraph's length, and its block quotes and lists recurse once per level of nesting.
+ * - A paragraph's inline text is lexed in windows of at most INLINE_WINDOW characters, cut at a line break when
+ *   there is one in the window's second half, else at a space, else anywhere; only inline markup that straddles
+ *   a cut (emphasis, a link) is lost, and only in paragraphs that long.
+ * - Within a window, the characters marked's closer searches and link matching scan are counted. A window that
+ *   costs more than INLINE_WORK times its length is shown as literal text, its markup characters escaped, so the
+ *   message stays readable instead of taking seconds to render.
+ * - Block quotes and lists nest at most MAX_NESTING deep; deeper markers are kept as text.
+ * - marked is linear on everything else, but at up to a couple of microseconds a character (long lists, many
+ *   tables rows); only the first MAX_MARKDOWN characters, up to a paragraph break, are lexed as Markdown. The
+ *   rest is shown as literal text like an over-costly window, which keeps a megabyte well under a second.
+ */
+export const INLINE_WINDOW = 2048;
+export const INLINE_WORK = 32;
+export const MAX_NESTING = 16;
+export const MAX_MARKDOWN = 256 * 1024;
+
+const OVERSPENT = new Error("inline markup too costly to lex");
+
+/**
+ * A window's text as literal text, shown with its markup characters escaped (the fallback when lexing costs too
+ * much). One token for the whole window: the walker escapes it in one pass.
+ */
+function literal(s: string): Token[] {
+  return [{ type: "literal", raw: s, text: s } as Tokens.Generic];
+}
+
+// Only characters that open inline markup; markers at a line's start (">", "-", "#") are left as written.
+const LITERAL = /([\\`*_~[\]<]+)|[^\\`*_~[\]<]+/g;
+
+/** Cuts `s` into pieces of at most `max` characters, preferring line breaks, then spaces, never a surrogate pair. */
+export function windows(s: string, max: number): string[] {
+  const out: string[] = [];
+  let pos = 0;
+  while (s.length - pos > max) {
+    const chunk = s.slice(pos, pos + max);
+    let cut = chunk.lastIndexOf("\n") + 1;
+    if (cut <= max / 2) cut = chunk.lastIndexOf(" ") + 1;
+    if (cut <= max / 2) {
+      cut = max;
+      const c = s.charCodeAt(pos + cut - 1);
+      if (c >= 0xd800 && c <= 0xdbff) cut--;
+    }
+    out.push(chunk.slice(0, cut));
+    pos += cut;
+  }
+  out.push(s.slice(pos));
+  return out;
+}
+
+/**
+ * Where the part of `md` lexed as Markdown ends: after the last blank line outside a code fence within `max`
+ * characters, else after the last whole line, else at `max`.
+ */
+export function markdownEnd(md: string, max: number): number {
+  if (md.length <= max) return md.length;
+  let paragraph = 0;
+  let line = 0;
+  let fence = "";
+  for (let pos = 0; ; ) {
+    const nl = md.indexOf("\n", pos);
+    if (nl < 0 || nl + 1 > max) break;
+    const text = md.slice(pos, nl);
+    const m = /^ {0,3}(`{3,}|~{3,})(.*)$/.exec(text);
+    if (fence) {
+      if (m && m[1]![0] === fence[0] && m[1]!.length >= fence.length && m[2]!.trim() === "") fence = "";
+    } else if (m) fence = m[1]!;
+    else if (text.trim() === "") paragraph = nl + 1;
+    line = nl + 1;
+    pos = nl + 1;
+  }
+  if (paragraph > 0) return paragraph;
+  if (line > 0) return line;
+  const c = md.charCodeAt(max - 1);
+  return c >= 0xd800 && c <= 0xdbff ? max - 1 : max;
+}
+
+// Every channel of a send renders the same text, one after another in the same task: it is lexed once, and
+// the tokens are let go when the task ends so a daemon does not hold a large message's tree.
+let cached: { md: string; tokens: Token[] } | undefined;
+
+/** Forgets the last token tree, so a measurement can include lexing. */
+export function clearTokenCache(): void {
+  cached = undefined;
+}
+
+/** The token tree of `md` as marked lexes it (GFM), within the limits above. */
+export function lex(md: string): Token[] {
+  if (cached?.md === md) return cached.tokens;
+  const end = markdownEnd(md, MAX_MARKDOWN);
+  const tokens = lexBounded(md.slice(0, end));
+  if (end < md.length) {
+    const rest = md.slice(end);
+    tokens.push({ type: "paragraph", raw: rest, text: rest, tokens: literal(rest) } as Tokens.Paragraph);
+  }
+  if (cached === undefined) queueMicrotask(clearTokenCache);
+  cached = { md, tokens };
+  return tokens;
+}
+
+function lexBounded(md: string): Token[] {
+  marked ??= require("marked") as typeof import("marked");
+  const lexer = new marked.Lexer({ gfm: true });
+  // The tokenizer is private in marked's types, but documented as replaceable piece by piece.
+  const tk = (lexer as unknown as { tokenizer: Record<string, (src: string) => unknown> }).tokenizer;
+  const rules = (tk as unknown as { rules: { block: Record<string, unknown>; inline: Record<string, unknown> } }).rules;
+  fastBlock ??= { ...rules.block, ...lineRules(rules.block) };
+  rules.block = fastBlock;
+
+  let work = 0;
+  let budget = Infinity;
+  const charge = (n: number) => {
+    work += n;
+    if (work > budget) throw OVERSPENT;
+  };
+  const inline = { ...rules.inline };
+  for (const name of ["emStrongRDelimAst", "emStrongRDelimUnd", "delRDelim"]) {
+    if (inline[name] instanceof RegExp) inline[name] = scanCounted(inline[name] as RegExp, charge);
+  }
+  // The link rule's unquoted destination runs to the next space, then backtracks looking for ")".
+  if (inline.link instanceof RegExp) inline.link = runCharged(inline.link, /[^ \t\n\x00-\x1f]*/y, charge);
+  // Both look ahead over a run of e-mail address characters for an "@", at every position of the run.
+  for (const name of ["url", "text"]) {
+    if (inline[name] instanceof RegExp) inline[name] = runCharged(inline[name] as RegExp, /[\w.!#$%&'*+/=?^`{|}~-]*/y, charge);
+  }
+  rules.inline = inline;
+
+  let depth = 0;
+  for (const name of ["blockquote", "list"]) {
+    const tokenize = tk[name]!.bind(tk);
+    tk[name] = (src: string) => {
+      if (depth >= MAX_NESTING) return undefined;
+      depth++;
+      try {
+        return tokenize(src);
+      } finally {
+        depth--;
+      }
+    };
+  }
+
+  const inlineTokens = lexer.inlineTokens.bind(lexer);
+  let nested = false;
+  lexer.inlineTokens = (src: string, tokens: Token[] = []) => {
+    if (nested) return inlineTokens(src, tokens);
+    nested = true;
+    try {
+      for (const w of windows(src, INLINE_WINDOW)) {
+        const state = { ...lexer.state };
+        work = 0;
+        budget = INLINE_WORK * Math.max(w.length, 256);
+        let out: Token[];
+        try {
+          out = inlineTokens(w, []);
+        } catch (e) {
+          if (e !== OVERSPENT) throw e;
+          Object.assign(lexer.state, state);
+          out = literal(w);
+        }
+        for (const t of out) tokens.push(t);
+      }
+      return tokens;
+    } finally {
+      nested = false;
+      budget = Infinity;
+    }
+  };
+  return lexer.lex(md);
+}
+
+/** An anchored rule, charged for the run of `run` characters at the start of the source, which it may scan. */
+function runCharged(re: RegExp, run: RegExp, charge: (n: number) => void) {
+  const exec = (src: string) => {
+    run.lastIndex = 0;
+    run.test(src);
+    charge(run.lastIndex);
+    return re.exec(src);
+  };
+  return { exec, test: (src: string) => exec(src) !== null };
+}
+
+/** A closer search, charged for the characters it moves over. */
+function scanCounted(re: RegExp, charge: (n: number) => void) {
+  return {
+    get lastIndex() {
+      return re.lastIndex;
+    },
+    set lastIndex(i: number) {
+      re.lastIndex = i;
+    },
+    exec(s: string) {
+      const from = re.lastIndex;
+      const m = re.exec(s);
+      charge((m ? re.lastIndex : s.length) - from + 1);
+      return m;
+    },
+  };
+}
+
+type Matcher = { exec(src: string): string[] | null; test(src: string): boolean };
+
+const matcher = (exec: (src: string) => string[] | null): Matcher => ({ exec, test: (src) => exec(src) !== null });
+
+/**
+ * marked's paragraph and setext-heading rules are single regular expressions whose per-line lookaheads (every
+ * block that may interrupt a paragraph) keep JavaScriptCore's regex JIT from compiling them; interpreted, they
+ * cost several microseconds per character, seconds for a megabyte. These matchers give the same matches by
+ * testing the very same lookaheads, compiled on their own, once per line. Should marked change the shape of its
+ * rules, they are left as they are.
+ */
+function lineRules(block: Record<string, unknown>): Record<string, Matcher> {
+  const out: Record<string, Matcher> = {};
+  const para = (block.paragraph as RegExp).source;
+  const pHead = "^([^\\n]+(?:\\n(?!";
+  const pTail = ")[^\\n]+)*)";
+  if (para.startsWith(pHead) && para.endsWith(pTail)) {
+    const interrupts = new RegExp(para.slice(pHead.length, -pTail.length), "y");
+    out.paragraph = matcher((src) => {
+      if (src === "" || src[0] === "\n") return null;
+      let end = src.indexOf("\n");
+      if (end < 0) end = src.length;
+      while (end + 1 < src.length && src[end + 1] !== "\n") {
+        interrupts.lastIndex = end + 1;
+        if (interrupts.test(src)) break;
+        const next = src.indexOf("\n", end + 1);
+        end = next < 0 ? src.length : next;
+      }
+      const m = src.slice(0, end);
+      return [m, m];
+    });
+  }
+  const lh = (block.lheading as RegExp).source;
+  const m = /^\^\(\?!([^]*)\)\(\(\?:\.\|\\n\(\?!([^]*)\)\)\+\?\)(\\n \{0,3\}\(=\+\|-\+\)\[ \\t\]\*\(\?:\\n\+\|\$\))$/.exec(lh);
+  if (m && lh === `^(?!${m[1]})((?:.|\\n(?!${m[2]}))+?)${m[3]}`) {
+    const notStart = new RegExp(m[1]!, "y");
+    const stop = new RegExp(m[2]!, "y");
+    const underline = new RegExp(m[3]!, "y");
+    // What "." in the rule matches: anything but a line terminator.
+    const dots = /[^\n\r\u2028\u2029]*/y;
+    out.lheading = matcher((src) => {
+      notStart.lastIndex = 0;
+      if (notStart.test(src)) return null;
+      for (let pos = 0; ; ) {
+        const nl = src.indexOf("\n", pos);
+        dots.lastIndex = pos;
+        dots.test(src);
+        if (nl < 0 || dots.lastIndex !== nl) return null;
+        if (nl > 0) {
+          underline.lastIndex = nl;
+          const u = underline.exec(src);
+          if (u) return [src.slice(0, underline.lastIndex), src.slice(0, nl), u[1]!];
+        }
+        stop.lastIndex = nl + 1;
+        if (stop.test(src)) return null;
+        pos = nl + 1;
+      }
+    });
+  }
+  return out;
 }
 
 type Align = "left" | "right" | "center" | null;
@@ -126,15 +387,28 @@ function pad(s: string, width: number, align: Align): string {
   return s + " ".repeat(gap);
 }
 
+const ALIGN_MAX = 40;
+
 /** A table as monospace text with aligned columns (for code blocks and plain text). */
 function alignedTable(t: Tokens.Table, r: Renderer): string[] {
   const head = t.header.map((c) => r.plain(c.tokens));
   const rows = t.rows.map((row) => row.map((c) => r.plain(c.tokens)));
-  const cols = Math.max(head.length, ...rows.map((x) => x.length));
-  const widths: number[] = [];
-  for (let i = 0; i < cols; i++) {
-    widths.push(Math.max(1, displayWidth(head[i] ?? ""), ...rows.map((x) => displayWidth(x[i] ?? ""))));
+  // Loops, not Math.max(...spread): a table may have more rows or columns than a call may take arguments.
+  const widths: number[] = head.map((h) => Math.max(1, displayWidth(h)));
+  let size = 0;
+  for (const row of [head, ...rows]) {
+    for (let i = 0; i < row.length; i++) {
+      const w = displayWidth(row[i]!);
+      widths[i] = Math.max(widths[i] ?? 1, Math.min(w, ALIGN_MAX));
+      size += w + 3;
+    }
   }
+  // Padding repeats a column's width on every row, so one wide cell over many rows would multiply the size of
+  // the message: columns align up to ALIGN_MAX cells wide, and a table that padding would more than double is
+  // left unaligned.
+  let padded = 0;
+  for (const w of widths) padded += (w + 3) * (rows.length + 1);
+  if (padded > 2 * size + 1024) return [head, ...rows].map((cells) => cells.join(" | ").trimEnd());
   const line = (cells: string[]) =>
     widths
       .map((w, i) => pad(cells[i] ?? "", w, t.align[i] ?? null))
@@ -212,9 +486,21 @@ class Renderer {
     return this.d.keepEntities ? s : decodeEntities(s);
   }
 
+  private escapes = new Map<string, string>();
+  /** A run of markup characters, each escaped in the dialect. */
+  private escapeAll(run: string): string {
+    let out = "";
+    for (const ch of run) {
+      let e = this.escapes.get(ch);
+      if (e === undefined) this.escapes.set(ch, (e = this.d.escape(ch)));
+      out += e;
+    }
+    return out;
+  }
+
   render(md: string): string {
     const tokens = lex(md.replace(/\r\n?/g, "\n"));
-    return this.blocks(tokens).replace(/\s+$/, "");
+    return this.blocks(tokens).trimEnd();
   }
 
   blocks(tokens: Token[]): string {
@@ -256,11 +542,11 @@ class Renderer {
       case "hr":
         return d.hr;
       case "html":
-        return d.html((t as Tokens.HTML).text.replace(/\s+$/, ""));
+        return d.html((t as Tokens.HTML).text.trimEnd());
       default: {
         const g = t as Tokens.Generic;
         if (Array.isArray(g.tokens)) return this.inline(g.tokens);
-        return d.text(String(g.text ?? g.raw ?? "").replace(/\s+$/, ""));
+        return d.text(String(g.text ?? g.raw ?? "").trimEnd());
       }
     }
   }
@@ -335,6 +621,11 @@ class Renderer {
           out += d.html((t as Tokens.HTML).text);
           break;
         case "checkbox":
+          break;
+        case "literal":
+          out += (t as Tokens.Generic).text.replace(LITERAL, (m: string, markup?: string) =>
+            markup ? this.escapeAll(markup) : d.text(this.decode(m)),
+          );
           break;
         default: {
           const g = t as Tokens.Generic;

@@ -20,8 +20,11 @@ export function utf8Bytes(s: string): number {
 
 /** UTF-8 bytes of `s` once escaped as a JSON string, without the surrounding quotes. */
 export function jsonBytes(s: string): number {
+  // Most lines are printable ASCII with nothing to escape; they cost their length, with no copy made.
+  if (PLAIN_JSON.test(s)) return s.length;
   return Buffer.byteLength(JSON.stringify(s), "utf8") - 2;
 }
+const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** UTF-16 code units, what JavaScript and most "character" limits count. */
 export function chars(s: string): number {
@@ -42,7 +45,15 @@ interface Fence {
 const FENCE_OPEN = /^(\s*)(`{3,}|~{3,})(.*)$/;
 
 function isBlank(s: string): boolean {
-  return s.trim() === "";
+  if (s === "") return true;
+  // Only a line that starts with white space can be blank; most do not, and need no trimmed copy.
+  const c = s.charCodeAt(0);
+  return (c <= 32 || c >= 0x80) && s.trim() === "";
+}
+
+/** A cheap test that lets most lines skip the fence regex. */
+function mayBeFence(s: string): boolean {
+  return s.includes("```") || s.includes("~~~");
 }
 
 function isHigh(c: number): boolean {
@@ -132,9 +143,12 @@ function cutLine(line: string, avail: number, cost: (s: string) => number): stri
       while (e > pos && isExtender(line.codePointAt(e)!)) e = snap(line, e - 1);
       if (e > pos) end = e;
     }
-    // Prefer a word boundary in the second half of the piece.
-    const sp = line.lastIndexOf(" ", end);
-    if (sp > pos && sp - pos >= (end - pos) / 2) {
+    // Prefer a word boundary in the second half of the piece; looking only there keeps a line without spaces
+    // linear (lastIndexOf would scan back to the line's start for every piece).
+    const half = pos + Math.ceil((end - pos) / 2);
+    let sp = Math.min(end, n - 1);
+    while (sp >= half && line.charCodeAt(sp) !== 32) sp--;
+    if (sp > pos && sp >= half) {
       const piece = line.slice(pos, sp).trimEnd();
       pieces.push(piece === "" ? line.slice(pos, sp) : piece);
       pos = sp + 1;
@@ -161,12 +175,12 @@ export function split(text: string, opts: SplitOptions): string[] {
   // Fence state after each source line: index into `fences`, or -1 outside any fenced block.
   const fences: Fence[] = [];
   const srcCost = src.map((l) => cost(l));
-  const srcState: number[] = new Array(src.length);
+  const srcState = new Int32Array(src.length);
   let open = -1;
   let openChar = "";
   let openLen = 0;
   for (let i = 0; i < src.length; i++) {
-    const m = FENCE_OPEN.exec(src[i]!);
+    const m = mayBeFence(src[i]!) ? FENCE_OPEN.exec(src[i]!) : null;
     if (open < 0) {
       if (m && !(m[2]![0] === "`" && m[3]!.includes("`"))) {
         const close = m[1]! + m[2]!;
@@ -189,33 +203,44 @@ export function split(text: string, opts: SplitOptions): string[] {
   }
   const usable = (f: number) => (f >= 0 && fences[f]!.usable ? f : -1);
 
-  // Lines as packed: source lines, with over-long ones cut into pieces that each fit a part on their own.
-  const lines: string[] = [];
-  const costs: number[] = [];
-  const state: number[] = [];
-  const blankCut: boolean[] = []; // a blank line outside code: a paragraph break
-  const fenceStart: boolean[] = []; // opens a code block from outside one
+  // Lines as packed: source lines, with over-long ones cut into pieces that each fit a part on their own. Typed
+  // arrays, and the source lines themselves when nothing is cut: a megabyte can hold a million lines.
+  const before = (i: number) => (i > 0 ? usable(srcState[i - 1]!) : -1);
+  const after = (i: number) => usable(srcState[i]!);
+  const avail = (i: number) => {
+    const b = before(i);
+    const a = after(i);
+    return budget - (b >= 0 ? fences[b]!.openCost + nl : 0) - (a >= 0 ? nl + fences[a]!.closeCost : 0);
+  };
+  const cuts = new Map<number, string[]>();
+  let total = src.length;
   for (let i = 0; i < src.length; i++) {
-    const before = i > 0 ? usable(srcState[i - 1]!) : -1;
-    const after = usable(srcState[i]!);
-    const overhead =
-      (before >= 0 ? fences[before]!.openCost + nl : 0) + (after >= 0 ? nl + fences[after]!.closeCost : 0);
-    const avail = budget - overhead;
-    if (srcCost[i]! <= avail) {
-      lines.push(src[i]!);
-      costs.push(srcCost[i]!);
-      state.push(after);
-      blankCut.push(before < 0 && srcState[i]! < 0 && isBlank(src[i]!));
-      fenceStart.push(before < 0 && srcState[i]! >= 0 && (i === 0 || srcState[i - 1]! < 0));
+    if (srcCost[i]! <= avail(i)) continue;
+    const pieces = cutLine(src[i]!, avail(i), cost);
+    cuts.set(i, pieces);
+    total += pieces.length - 1;
+  }
+  const lines: string[] = cuts.size === 0 ? src : [];
+  const costs = new Float64Array(total);
+  const state = new Int32Array(total);
+  const blankCut = new Uint8Array(total); // a blank line outside code: a paragraph break
+  const fenceStart = new Uint8Array(total); // opens a code block from outside one
+  for (let i = 0, j = 0; i < src.length; i++) {
+    const b = before(i);
+    const pieces = cuts.size > 0 ? cuts.get(i) : undefined;
+    if (pieces === undefined) {
+      if (cuts.size > 0) lines.push(src[i]!);
+      costs[j] = srcCost[i]!;
+      state[j] = after(i);
+      blankCut[j] = b < 0 && srcState[i]! < 0 && isBlank(src[i]!) ? 1 : 0;
+      fenceStart[j] = b < 0 && srcState[i]! >= 0 && (i === 0 || srcState[i - 1]! < 0) ? 1 : 0;
+      j++;
       continue;
     }
-    const pieces = cutLine(src[i]!, avail, cost);
-    for (let k = 0; k < pieces.length; k++) {
+    for (let k = 0; k < pieces.length; k++, j++) {
       lines.push(pieces[k]!);
-      costs.push(cost(pieces[k]!));
-      state.push(k === pieces.length - 1 ? after : before);
-      blankCut.push(false);
-      fenceStart.push(false);
+      costs[j] = cost(pieces[k]!);
+      state[j] = k === pieces.length - 1 ? after(i) : b;
     }
   }
 
