@@ -195,6 +195,7 @@ const webhook: ChannelDef<WebhookOptions> = {
   limit: () => ({ max: Infinity, unit: "chars", scope: "body" }),
   measure: (req) => req.body?.length ?? 0,
   render: (text) => text,
+  verbatim: true,
   build,
   classify,
   secrets: (o) => [

@@ -26,7 +26,24 @@ export type Outgoing = MessageRecord;
 
 export type DispatchEvent =
   | { type: "wait"; channel: string; ms: number; reason: "rate_limit" | "retry"; cause?: string }
-  | { type: "attempt"; channel: string; part: number; parts: number; attempt: number; outcome: Outcome | { kind: "retryable"; error: string } };
+  | { type: "attempt"; channel: string; part: number; parts: number; attempt: number; outcome: Outcome | { kind: "retryable"; error: string } }
+  // Only with DispatchOptions.trace: each request as it goes out and its answer, redacted as shownRequest does.
+  | { type: "request"; channel: string; part: number; parts: number; attempt: number; request: ShownRequest }
+  | { type: "answer"; channel: string; part: number; parts: number; attempt: number; status: number | null; latencyMs: number; body: string | null; error: string | null };
+
+/** A request as pp shows it (--dry-run, --verbose): no secret in the URL, headers or body, no signature. */
+export interface ShownRequest { method: string; url: string; headers: Record<string, string>; body?: string }
+
+export function shownRequest(t: Target, req: HttpRequest, redact: (s: string) => string): ShownRequest {
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, redact(v)]));
+  // fetch turns a user:password in the URL into this header; show that it goes, not its value.
+  if (URL.canParse(req.url) && new URL(req.url).username && !Object.keys(headers).some((k) => k.toLowerCase() === "authorization")) {
+    headers.Authorization = "Basic ***";
+  }
+  // A signature is derived from the secret; it is not shown either.
+  const body = req.body === undefined ? undefined : redact(req.body).replace(/("sign"\s*:\s*")[^"]*"/g, '$1***"');
+  return { method: req.method, url: redact(t.def.target(t.opts, req.url)), headers, ...(body === undefined ? {} : { body }) };
+}
 
 export interface DeliveryResult {
   channel: string;
@@ -82,6 +99,8 @@ export interface DispatchOptions {
    * of its own channel's, since a platform or relay may echo another channel's key.
    */
   secrets?: readonly string[];
+  /** Emit `request` and `answer` events (pp send --verbose). */
+  trace?: boolean;
 }
 
 /** The parts of one message for one channel, rendered and split to fit the platform's limit. */
@@ -136,12 +155,12 @@ export function plan(t: Target, title: string | undefined, text: string, format:
  * with rate limiting, retries and a deadline. Never throws for delivery problems: they are results.
  */
 export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOptions): Promise<DispatchResult> {
-  const plans = targets.map((t) => plan(t, msg.title, msg.text, msg.format, msg.createdAt));
   const storeWaitMs = o.storeWaitMs ?? STORE_WAIT_MS;
   // Throws when the message cannot be recorded: then nothing is sent.
   const begun = o.recorder.begin(
     msg,
-    targets.map((t, i) => ({ channel: t.name, type: t.def.type, target: t.def.target(t.opts), parts: Math.max(1, plans[i]!.parts.length) })),
+    // How many parts each channel needs is known once it is planned, in its own task; the first request records it.
+    targets.map((t) => ({ channel: t.name, type: t.def.type, target: t.def.target(t.opts), parts: 1 })),
     { leaseUntil: o.deadline + storeWaitMs + LEASE_MARGIN_MS, ...(o.claim ? { claim: o.claim } : {}) },
   );
   const stop = new AbortController();
@@ -155,16 +174,18 @@ export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOpti
     storeWaitMs,
   };
   try {
-    const deliveries = await Promise.all(
-      targets.map((t, i) => {
-        const b = begun[i]!;
-        const parts = Math.max(1, plans[i]!.parts.length);
-        if (b.id === null) {
-          return { channel: t.name, type: t.def.type, status: "skipped", skip: b.skip, attempts: 0, parts, latencyMs: 0, error: b.reason, recorded: true, sent: false } as const;
-        }
-        return deliver(t, plans[i]!, b.id, b.accepted ?? t.resume, msg, o, run);
-      }),
-    );
+    // Each delivery renders in its own turn of the event loop, in the order they start: the channels that take
+    // the text as written start first, so their requests are out before the others' rendering begins.
+    const order = targets.map((_, i) => i).sort((a, b) => Number(!targets[a]!.def.verbatim) - Number(!targets[b]!.def.verbatim));
+    const started = new Map<number, Promise<DeliveryResult>>();
+    for (const i of order) {
+      const t = targets[i]!;
+      const b = begun[i]!;
+      started.set(i, b.id === null
+        ? Promise.resolve({ channel: t.name, type: t.def.type, status: "skipped", skip: b.skip, attempts: 0, parts: 1, latencyMs: 0, error: b.reason, recorded: true, sent: false })
+        : deliver(t, b.id, b.accepted ?? t.resume, msg, o, run));
+    }
+    const deliveries = await Promise.all(targets.map((_, i) => started.get(i)!));
     const result: DispatchResult = { id: msg.id, deliveries };
     if (msg.replayOf !== undefined) result.replayOf = msg.replayOf;
     if (run.storeError !== undefined) result.unrecorded = run.storeError;
@@ -235,8 +256,11 @@ const realSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", done);
   });
 
+/** Resolves on a later turn of the event loop, after the requests that other tasks have ready have gone out. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function deliver(
-  t: Target, p: Plan, deliveryId: number, accepted: Target["resume"], msg: Outgoing, o: DispatchOptions, run: Run,
+  t: Target, deliveryId: number, accepted: Target["resume"], msg: Outgoing, o: DispatchOptions, run: Run,
 ): Promise<DeliveryResult> {
   const { now: clock, sleep } = o.clock ?? { now: Date.now, sleep: realSleep };
   const signal = run.deadline;
@@ -247,6 +271,10 @@ async function deliver(
   let attempts = 0;
   let latencyMs = 0;
   let sent = false;
+  // Each channel renders in a turn of its own, after the requests other channels have ready went out: rendering
+  // a long message for one channel never holds back another's request.
+  await nextTurn();
+  const p = plan(t, msg.title, msg.text, msg.format, msg.createdAt);
   const n = p.parts.length;
   const finish = async (status: "delivered" | "failed" | "uncertain", error: string | null): Promise<DeliveryResult> => {
     const safe = error === null ? null : redact(error);
@@ -254,6 +282,7 @@ async function deliver(
     return { channel: t.name, type: t.def.type, status, attempts, parts: Math.max(1, n), latencyMs, error: safe, recorded: w.ok, sent };
   };
   if (p.error) return finish("failed", p.error);
+  if (signal.aborted) return finish("failed", "deadline reached while rendering the message, before sending");
   const where = (i: number) => (n > 1 ? `part ${i + 1}/${n}: ` : "");
   // Why nothing more starts, when something stops it: an interrupt, or a push log that cannot be written.
   const stopReason = (): string | undefined =>
@@ -296,14 +325,21 @@ async function deliver(
       const remaining = o.deadline - now;
       // Write-ahead: a request that cannot be recorded is not sent; one recorded as sending but never answered
       // (pp killed) is uncertain, and no replay sends it again unasked.
-      const started = await write(() => o.recorder.sending({ deliveryId, part: i + 1, attempt, startedAt: now }));
+      if (remaining <= 0) return finish("failed", `${where(i)}deadline reached before sending`);
+      const started = await write(() => o.recorder.sending({ deliveryId, part: i + 1, parts: n, attempt, startedAt: now }));
       if (!started.ok) return unwritable(i);
       sent = true;
+      const seq = { channel: t.name, part: i + 1, parts: n, attempt };
+      if (o.trace) o.onEvent?.({ type: "request", ...seq, request: shownRequest(t, req, redact) });
       const res = await exchange(req, Math.min(t.timeoutMs, Math.max(1, remaining)), signal);
       attempts++;
       latencyMs += res.latencyMs;
       const outcome = settle(t.def, t.opts, res, remaining < t.timeoutMs);
       const error = outcome.kind === "ok" ? null : clip(redact(describe(outcome)), ERROR_MAX);
+      if (o.trace) {
+        o.onEvent?.({ type: "answer", ...seq, status: res.ok ? res.response.status : (res.status ?? null), latencyMs: res.latencyMs,
+          body: res.ok ? clip(redact(res.response.body), RESPONSE_MAX) : null, error });
+      }
       const answered = await write(() => o.recorder.answered(started.value, {
         latencyMs: res.latencyMs,
         httpStatus: res.ok ? res.response.status : (res.status ?? null),

@@ -41,7 +41,8 @@ export interface MessageRecord {
   targets: string[];
 }
 export interface DeliveryStart { channel: string; type: string; target: string; parts: number }
-export interface AttemptStart { deliveryId: number; part: number; attempt: number; startedAt: number }
+/** `parts`: how many parts the delivery was split into (known once its channel has rendered the message). */
+export interface AttemptStart { deliveryId: number; part: number; parts: number; attempt: number; startedAt: number }
 export interface AttemptEnd {
   latencyMs: number;
   httpStatus: number | null;

@@ -91,6 +91,8 @@ export interface ChannelDef<O extends { type: string } = any> {
    * The result is what gets split, line by line; fenced code blocks must keep their ``` fences.
    */
   render(text: string, format: Format, opts: O): string;
+  /** render() hands the text on as written: such a channel's planning costs nothing, so it is planned first. */
+  verbatim?: boolean;
   /** Builds the request for one part of the rendered text. */
   build(part: string, ctx: PartContext, opts: O): HttpRequest;
   /**

@@ -99,8 +99,18 @@ function ownerText(owner: string | null, host: string): string {
 
 const IN_FLIGHT = "EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.outcome = 'sending')";
 /** Same original message (the message itself or any replay of it) as `m`, same channel as `d`, delivered. */
-const FAMILY_DELIVERED = `EXISTS (SELECT 1 FROM deliveries d2 JOIN messages m2 ON m2.id = d2.message_id
-  WHERE (m2.id = coalesce(m.replay_of, m.id) OR m2.replay_of = coalesce(m.replay_of, m.id)) AND d2.channel = d.channel AND d2.status = 'delivered')`;
+// Written as two lookups, one by message id and one through the replay index: with the OR of the two, SQLite
+// walked every delivery of the channel for each row, and `pp log --failed` on a million rows took minutes.
+const FAMILY_DELIVERED = `(EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.message_id = coalesce(m.replay_of, m.id) AND d2.channel = d.channel AND d2.status = 'delivered')
+  OR EXISTS (SELECT 1 FROM messages m2 INDEXED BY messages_replay JOIN deliveries d2 ON d2.message_id = m2.id
+    WHERE m2.replay_of IS NOT NULL AND m2.replay_of = coalesce(m.replay_of, m.id) AND d2.channel = d.channel AND d2.status = 'delivered'))`;
+/**
+ * The deliveries of the original message ?1 and of its replays, to channel ?2, found by message (two index
+ * lookups) rather than by channel (every delivery the channel ever had).
+ */
+const familyRows = (join = "") => `deliveries d INDEXED BY deliveries_message JOIN messages m ON m.id = d.message_id${join}
+  WHERE d.message_id IN (SELECT ?1 UNION ALL SELECT id FROM messages INDEXED BY messages_replay WHERE replay_of IS NOT NULL AND replay_of = ?1)
+  AND d.channel = ?2`;
 
 interface FamilyRow { id: number; message_id: string; status: DeliveryStatus; owner: string | null; lease_until: number | null; in_flight: number }
 
@@ -119,8 +129,11 @@ export class PushLog implements Recorder {
    * keeps this short and retries asynchronously instead, so that signals are handled while it waits.
    */
   busyTimeout(ms?: number): number {
-    if (ms !== undefined) this.db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
-    return (this.db.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout;
+    if (ms === undefined) return (this.db.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout;
+    // Set, it is what it was set to: no statement to read it back (each one is compiled on a short pp's start-up path).
+    const timeout = Math.max(0, Math.floor(ms));
+    this.db.run(`PRAGMA busy_timeout = ${timeout}`);
+    return timeout;
   }
 
   begin(msg: MessageRecord, deliveries: DeliveryStart[], o: BeginOptions): Begun[] {
@@ -155,9 +168,9 @@ export class PushLog implements Recorder {
     const rows = this.db
       .query(
         `SELECT d.id, m.id AS message_id, d.status, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight
-         FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE (m.id = ? OR m.replay_of = ?) AND d.channel = ? ORDER BY d.id`,
+         FROM ${familyRows()} ORDER BY d.id`,
       )
-      .all(root, root, channel) as FamilyRow[];
+      .all(root, channel) as FamilyRow[];
     let sending: FamilyRow | undefined;
     let delivered: FamilyRow | undefined;
     let uncertain: FamilyRow | undefined;
@@ -195,7 +208,7 @@ export class PushLog implements Recorder {
       const { id } = this.db
         .query("INSERT INTO attempts (delivery_id, part, attempt, started_at, latency_ms, outcome) VALUES (?, ?, ?, ?, 0, 'sending') RETURNING id")
         .get(a.deliveryId, a.part, a.attempt, a.startedAt) as { id: number };
-      this.db.query("UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?").run(a.startedAt, a.deliveryId);
+      this.db.query("UPDATE deliveries SET attempts = attempts + 1, parts = ?, updated_at = ? WHERE id = ?").run(a.parts, a.startedAt, a.deliveryId);
       return id;
     })();
   }
@@ -231,10 +244,9 @@ export class PushLog implements Recorder {
   familyDelivered(root: string, channel: string): boolean {
     return !!this.db
       .query(
-        `SELECT 1 FROM deliveries d JOIN messages m ON m.id = d.message_id
-         WHERE (m.id = ? OR m.replay_of = ?) AND d.channel = ? AND d.status = 'delivered' LIMIT 1`,
+        `SELECT 1 FROM ${familyRows()} AND d.status = 'delivered' LIMIT 1`,
       )
-      .get(root, root, channel);
+      .get(root, channel);
   }
 
   /** Newest first. Each filter maps onto an index, so this stays fast on millions of rows. */
@@ -242,19 +254,24 @@ export class PushLog implements Recorder {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (filter.failed) {
-      where.push("d.status IN ('failed', 'uncertain', 'pending')");
+      // One status per query (bound below), so each reads the (status, created_at) index in order, unsorted.
+      where.push("d.status = ?");
       if (!filter.all) where.push(`NOT ${FAMILY_DELIVERED}`);
     }
     if (filter.channel) (where.push("d.channel = ?"), params.push(filter.channel));
     if (filter.since !== undefined) (where.push("d.created_at >= ?"), params.push(filter.since));
     const limit = filter.limit ?? 20;
     const cols = filter.failed ? `, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight` : "";
-    const sql = `${SELECT_ROWS.replace(" FROM deliveries", `${cols} FROM deliveries`)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY d.created_at DESC, d.id DESC`;
+    const index = filter.failed ? " INDEXED BY deliveries_status" : "";
+    const sql = `${SELECT_ROWS.replace(" FROM deliveries d", `${cols} FROM deliveries d${index}`)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY d.created_at DESC, d.id DESC`;
     if (!filter.failed) return this.db.query(`${sql} LIMIT ?`).all(...params, limit) as LogRow[];
     // A pending delivery is listed only once its process is gone: that needs a look at the process, not SQL.
     const now = Date.now();
     const rows: LogRow[] = [];
-    for (const r of this.db.query(sql).iterate(...params) as IterableIterator<LogRow & Omit<FamilyRow, "id" | "message_id" | "status">>) {
+    type Row = LogRow & Omit<FamilyRow, "id" | "message_id" | "status">;
+    const statements = (["failed", "uncertain", "pending"] as const).map((status) => ({ status, q: this.db.prepare(sql) }));
+    const streams = statements.map(({ status, q }) => q.iterate(status, ...params) as IterableIterator<Row>);
+    for (const r of newestFirst(streams)) {
       if (rows.length >= limit) break;
       const { owner, lease_until, in_flight, ...row } = r;
       if (row.status === "pending") {
@@ -264,6 +281,8 @@ export class PushLog implements Recorder {
       }
       rows.push(row);
     }
+    // Unfinished statements would keep a read transaction open.
+    for (const { q } of statements) q.finalize();
     return rows;
   }
 
@@ -324,10 +343,9 @@ export class PushLog implements Recorder {
   acceptedParts(root: string, channel: string): Map<number, Set<number>> {
     const rows = this.db
       .query(
-        `SELECT DISTINCT d.parts, a.part FROM deliveries d JOIN messages m ON m.id = d.message_id JOIN attempts a ON a.delivery_id = d.id
-         WHERE (m.id = ? OR m.replay_of = ?) AND d.channel = ? AND a.outcome = 'ok'`,
+        `SELECT DISTINCT d.parts, a.part FROM ${familyRows(" JOIN attempts a ON a.delivery_id = d.id")} AND a.outcome = 'ok'`,
       )
-      .all(root, root, channel) as { parts: number; part: number }[];
+      .all(root, channel) as { parts: number; part: number }[];
     const by = new Map<number, Set<number>>();
     for (const r of rows) by.set(r.parts, (by.get(r.parts) ?? new Set()).add(r.part));
     return by;
@@ -363,6 +381,22 @@ export class PushLog implements Recorder {
           success_rate: done ? s.delivered / done : null, p50_ms: pct(l, 0.5), p95_ms: pct(l, 0.95),
         };
       });
+  }
+}
+
+/** Merges streams that are each newest first (created_at, then delivery id) into one, newest first. */
+function* newestFirst<T extends { created_at: number; delivery_id: number }>(streams: IterableIterator<T>[]): Generator<T> {
+  const heads = streams.map((s) => s.next());
+  for (;;) {
+    let best = -1;
+    heads.forEach((h, i) => {
+      if (h.done) return;
+      const b = best === -1 ? undefined : (heads[best]!.value as T);
+      if (!b || h.value.created_at > b.created_at || (h.value.created_at === b.created_at && h.value.delivery_id > b.delivery_id)) best = i;
+    });
+    if (best === -1) return;
+    yield heads[best]!.value as T;
+    heads[best] = streams[best]!.next();
   }
 }
 

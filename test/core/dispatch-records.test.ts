@@ -185,7 +185,7 @@ describe("replays", () => {
     const gone = new PushLog(new Database(path, { strict: true }), deadOwner());
     const m = msg();
     const [b] = gone.begin(m, [{ channel: "c", type: "slack", target: "x", parts: 1 }], { leaseUntil: Date.now() + 60_000 });
-    gone.answered(gone.sending({ deliveryId: b!.id!, part: 1, attempt: 1, startedAt: Date.now() }), {
+    gone.answered(gone.sending({ deliveryId: b!.id!, part: 1, parts: 1, attempt: 1, startedAt: Date.now() }), {
       latencyMs: 1, httpStatus: 200, outcome: "ok", error: null, response: "ok",
     });
     const r = await run(store, store.log, [t], msg(m.text, m.id), { claim: { force: false, uncertain: false } });

@@ -34,7 +34,7 @@ function sent(log: PushLog, until: "pending" | "in_flight" | "delivered" | "fail
   const [b] = log.begin(m, [start(channel)], { leaseUntil: FAR() });
   const id = b!.id!;
   if (until === "pending") return { m, id };
-  const attempt = log.sending({ deliveryId: id, part: 1, attempt: 1, startedAt: Date.now() });
+  const attempt = log.sending({ deliveryId: id, part: 1, parts: 1, attempt: 1, startedAt: Date.now() });
   if (until === "in_flight") return { m, id };
   const ok = until === "delivered";
   log.answered(attempt, { latencyMs: 5, httpStatus: ok ? 200 : 500, outcome: ok ? "ok" : "retryable", error: ok ? null : "500", response: "" });
@@ -150,7 +150,7 @@ describe("claims", () => {
     // Accepted, but the process died before it could mark the delivery delivered.
     const m = message();
     const [b] = gone.begin(m, [start("ops")], { leaseUntil: FAR() });
-    const a = gone.sending({ deliveryId: b!.id!, part: 1, attempt: 1, startedAt: Date.now() });
+    const a = gone.sending({ deliveryId: b!.id!, part: 1, parts: 1, attempt: 1, startedAt: Date.now() });
     gone.answered(a, { latencyMs: 1, httpStatus: 200, outcome: "ok", error: null, response: "" });
     const [c] = store.log.begin(message(m.id), [start("ops")], { leaseUntil: FAR(), claim });
     expect(c).toMatchObject({ accepted: new Map([[1, new Set([1])]]) });
