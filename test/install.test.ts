@@ -56,7 +56,7 @@ describe("install.sh", () => {
     expect(Bun.spawnSync(["sh", "-n", SCRIPT]).exitCode).toBe(0);
   });
 
-  test.skipIf(!Bun.which("shellcheck"))("is shellcheck-clean", () => {
+  test.skipIf(!Bun.which("shellcheck"))("is shellcheck-clean (needs shellcheck on PATH: apt-get install shellcheck)", () => {
     const r = Bun.spawnSync(["shellcheck", "-s", "sh", SCRIPT], { stdout: "pipe" });
     expect(r.stdout.toString()).toBe("");
     expect(r.exitCode).toBe(0);

@@ -151,7 +151,7 @@ describe("zip writer", () => {
     expect(dv.getUint32(second + 14, true)).toBe(Bun.hash.crc32(big) >>> 0);
   });
 
-  test.skipIf(!Bun.which("unzip"))("passes unzip -t", async () => {
+  test.skipIf(!Bun.which("unzip"))("passes unzip -t (needs unzip on PATH: apt-get install unzip)", async () => {
     const file = join(work, "u.zip");
     writeFileSync(file, await zip([{ name: "a/" }, { name: "a/x.txt", data: new TextEncoder().encode("x".repeat(5000)) }]));
     const r = Bun.spawnSync(["unzip", "-t", file], { stdout: "pipe" });
@@ -186,7 +186,7 @@ describe("release of the host target and one cross target", () => {
   const freebsd = TARGETS.find((t) => targetId(t) === "freebsd_amd64")!;
 
   test.skipIf(!hostTarget)(
-    "builds, checks, smoke-runs and packages them, with SHA256SUMS",
+    "builds, checks, smoke-runs and packages them, with SHA256SUMS (needs a host pp has a release target for)",
     async () => {
       const outDir = join(work, "release");
       const targets: Target[] = [hostTarget!, freebsd];
