@@ -4,19 +4,22 @@
 _pp_subcommands() {
   case "$1" in
     '') echo 'send test log replay channels config completion' ;;
-    'config') echo 'check path' ;;
+    'log') echo 'show' ;;
+    'config') echo 'init check path' ;;
   esac
 }
 
 _pp_flags() {
   case "$1" in
     '') echo '--help -h --version -V' ;;
-    'send') echo '--ch -c --title -t --format -f --deadline --dry-run --json --quiet -q --config --help -h' ;;
+    'send') echo '--ch -c --title -t --format -f --deadline --dry-run --verbose -v --json --quiet -q --config --help -h' ;;
     'test') echo '--json --config --help -h' ;;
     'log') echo '--failed --all --ch -c --since --limit --stats --json --config --help -h' ;;
+    'log show') echo '--json --config --help -h' ;;
     'replay') echo '--ch -c --failed --since --uncertain --deadline --json --quiet -q --config --help -h' ;;
     'channels') echo '--names --unblock --json --config --help -h' ;;
     'config') echo '--help -h' ;;
+    'config init') echo '--config --help -h' ;;
     'config check') echo '--config --help -h' ;;
     'config path') echo '--config --help -h' ;;
     'completion') echo '--help -h' ;;
@@ -28,8 +31,10 @@ _pp_value_flags() {
     'send') echo '--ch -c --title -t --format -f --deadline --config' ;;
     'test') echo '--config' ;;
     'log') echo '--ch -c --since --limit --config' ;;
+    'log show') echo '--config' ;;
     'replay') echo '--ch -c --since --deadline --config' ;;
     'channels') echo '--unblock --config' ;;
+    'config init') echo '--config' ;;
     'config check') echo '--config' ;;
     'config path') echo '--config' ;;
   esac
@@ -50,10 +55,10 @@ _pp_files() {
   COMPREPLY=($(compgen -f -- "$cur"))
 }
 
-# Channel and group names come from the config in use, so ask pp itself (it prints nothing when the
-# config cannot be read). A comma-separated list completes its last item.
-_pp_channels() {
-  local prog="${COMP_WORDS[0]}" head="" tail="$cur" names i
+# Runs pp itself with the words given and the command line's --config, so that names and ids follow the
+# config in use (it prints nothing when the config or the push log cannot be read).
+_pp_ask() {
+  local prog="${COMP_WORDS[0]}" i
   [[ "$prog" == "~/"* ]] && prog="$HOME/${prog#\~/}"
   local -a cfg=()
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -63,16 +68,33 @@ _pp_channels() {
       --config=*) cfg=("${COMP_WORDS[i]}") ;;
     esac
   done
+  "$prog" "$@" "${cfg[@]}" 2>/dev/null
+}
+
+# Channel and group names. A comma-separated list completes its last item.
+_pp_channels() {
+  local head="" tail="$cur" names i
   if [[ "$cur" == *,* ]]; then
     head="${cur%,*},"
     tail="${cur##*,}"
   fi
-  names="$("$prog" channels --names "${cfg[@]}" 2>/dev/null)"
+  names="$(_pp_ask channels --names)"
   local IFS=$'\n'
   COMPREPLY=($(compgen -W "$names" -- "$tail"))
   if [[ -n "$head" ]]; then
     for i in "${!COMPREPLY[@]}"; do COMPREPLY[i]="$head${COMPREPLY[i]}"; done
   fi
+  return 0
+}
+
+# Recent message ids, newest first (bash cannot show the preview that follows each id).
+_pp_ids() {
+  local id rest
+  COMPREPLY=()
+  compopt -o nosort 2>/dev/null
+  while IFS=$'\t' read -r id rest; do
+    [[ "$id" == "$cur"* ]] && COMPREPLY+=("$id")
+  done < <(_pp_ask __complete ids)
   return 0
 }
 
@@ -88,12 +110,14 @@ _pp_values() {
     'log --since') return 0 ;;
     'log --limit') return 0 ;;
     'log --config') _pp_files ;;
+    'log show --config') _pp_files ;;
     'replay --ch'|'replay -c') _pp_channels ;;
     'replay --since') return 0 ;;
     'replay --deadline') return 0 ;;
     'replay --config') _pp_files ;;
     'channels --unblock') _pp_channels ;;
     'channels --config') _pp_files ;;
+    'config init --config') _pp_files ;;
     'config check --config') _pp_files ;;
     'config path --config') _pp_files ;;
   esac
@@ -102,6 +126,8 @@ _pp_values() {
 _pp_positional() {
   case "$1" in
     'test') _pp_channels ;;
+    'log show') _pp_ids ;;
+    'replay') _pp_ids ;;
     'completion') _pp_words 'bash zsh fish powershell' ;;
   esac
 }

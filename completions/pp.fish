@@ -6,7 +6,7 @@ complete -c pp -f
 
 # Prints the subcommand path typed so far ("" for the root, "config check", ...).
 function __pp_path
-    set -l known 'send' 'test' 'log' 'replay' 'channels' 'config' 'config check' 'config path' 'completion'
+    set -l known 'send' 'test' 'log' 'log show' 'replay' 'channels' 'config' 'config init' 'config check' 'config path' 'completion'
     set -l path ""
     for tok in (commandline -opc)[2..-1]
         string match -q -- '-*' $tok; and continue
@@ -21,14 +21,31 @@ function __pp_is
     test (__pp_path) = "$argv[1]"
 end
 
-# Channel and group names come from the config in use, so ask pp itself (it prints nothing when the
-# config cannot be read).
-function __pp_channels
+# Runs pp itself with the words given and the command line's --config, so that names and ids follow the
+# config in use (it prints nothing when the config or the push log cannot be read).
+function __pp_ask
     set -l tokens (commandline -opc)
     set -l cfg
     set -l i (contains -i -- --config $tokens)
     and set cfg --config $tokens[(math $i + 1)]
-    command $tokens[1] channels --names $cfg 2>/dev/null
+    for t in $tokens
+        string match -q -- '--config=*' $t; and set cfg $t
+    end
+    command $tokens[1] $argv $cfg 2>/dev/null
+end
+
+# Channel and group names. --ch takes a comma-separated list: complete its last item, keeping the ones
+# before it (fish matches candidates against the whole word).
+function __pp_channels
+    set -l head (string replace -r -- '^-[^=]*=' '' (commandline -ct) | string replace -r -- '[^,]*$' '')
+    for name in (__pp_ask channels --names)
+        printf '%s%s\n' $head $name
+    end
+end
+
+# Recent message ids, newest first, each with a preview as its description.
+function __pp_ids
+    __pp_ask __complete ids
 end
 
 complete -c pp -f -n '__pp_is \'\'' -a send -d 'Send a message to channels or groups (text from arguments or stdin)'
@@ -36,7 +53,7 @@ complete -c pp -f -n '__pp_is \'\'' -a test -d 'Send a test message to channels 
 complete -c pp -f -n '__pp_is \'\'' -a log -d 'Show the push log (newest first); `pp log show ID` for one message with every attempt'
 complete -c pp -f -n '__pp_is \'\'' -a replay -d 'Send a logged message again (to the channels where it was not delivered), or every undelivered one with --failed'
 complete -c pp -f -n '__pp_is \'\'' -a channels -d 'List configured channels and groups (destinations redacted)'
-complete -c pp -f -n '__pp_is \'\'' -a config -d 'Check the configuration or show where it is read from'
+complete -c pp -f -n '__pp_is \'\'' -a config -d 'Create, check or locate the configuration'
 complete -c pp -f -n '__pp_is \'\'' -a completion -d 'Print a shell completion script (bash, zsh, fish or powershell)'
 complete -c pp -n '__pp_is \'\'' -l help -s h -d 'Show help'
 complete -c pp -n '__pp_is \'\'' -l version -s V -d 'Show the version'
@@ -45,6 +62,7 @@ complete -c pp -n '__pp_is \'send\'' -l title -s t -x -d 'Title (shown as the pl
 complete -c pp -n '__pp_is \'send\'' -l format -s f -x -a 'text markdown' -d 'How the text is written ($PP_FORMAT)'
 complete -c pp -n '__pp_is \'send\'' -l deadline -x -d 'Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m)'
 complete -c pp -n '__pp_is \'send\'' -l dry-run -d 'Print each request that would be sent (secrets redacted); send nothing'
+complete -c pp -n '__pp_is \'send\'' -l verbose -s v -d 'Print each request and answer on stderr as it happens (secrets redacted, as --dry-run), with timings'
 complete -c pp -n '__pp_is \'send\'' -l json -d 'Print the result as JSON on stdout'
 complete -c pp -n '__pp_is \'send\'' -l quiet -s q -d 'No per-channel status lines on stderr'
 complete -c pp -n '__pp_is \'send\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
@@ -53,6 +71,7 @@ complete -c pp -n '__pp_is \'test\'' -l json -d 'Print the result as JSON on std
 complete -c pp -n '__pp_is \'test\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
 complete -c pp -n '__pp_is \'test\'' -l help -s h -d 'Show help'
 complete -c pp -f -n '__pp_is \'test\'' -a '(__pp_channels)'
+complete -c pp -f -n '__pp_is \'log\'' -a show -d 'One message with every delivery and attempt, and the platforms\' answers'
 complete -c pp -n '__pp_is \'log\'' -l failed -d 'What did not arrive: failed, uncertain and abandoned deliveries that no replay has delivered since'
 complete -c pp -n '__pp_is \'log\'' -l all -d 'With --failed: also those a later replay delivered (the history)'
 complete -c pp -n '__pp_is \'log\'' -l ch -s c -x -a '(__pp_channels)' -d 'Only deliveries to this channel'
@@ -62,6 +81,10 @@ complete -c pp -n '__pp_is \'log\'' -l stats -d 'Per channel: deliveries, failur
 complete -c pp -n '__pp_is \'log\'' -l json -d 'Print the result as JSON on stdout'
 complete -c pp -n '__pp_is \'log\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
 complete -c pp -n '__pp_is \'log\'' -l help -s h -d 'Show help'
+complete -c pp -n '__pp_is \'log show\'' -l json -d 'Print the result as JSON on stdout'
+complete -c pp -n '__pp_is \'log show\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
+complete -c pp -n '__pp_is \'log show\'' -l help -s h -d 'Show help'
+complete -c pp -f -k -n '__pp_is \'log show\'' -a '(__pp_ids)'
 complete -c pp -n '__pp_is \'replay\'' -l ch -s c -x -a '(__pp_channels)' -d 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'
 complete -c pp -n '__pp_is \'replay\'' -l failed -d 'Replay every failed, uncertain or abandoned delivery not yet delivered by a later replay (with --since)'
 complete -c pp -n '__pp_is \'replay\'' -l since -x -d 'With --failed: the window, 1h, 2d or ISO-8601 (default 24h)'
@@ -71,14 +94,18 @@ complete -c pp -n '__pp_is \'replay\'' -l json -d 'Print the result as JSON on s
 complete -c pp -n '__pp_is \'replay\'' -l quiet -s q -d 'No per-channel status lines'
 complete -c pp -n '__pp_is \'replay\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
 complete -c pp -n '__pp_is \'replay\'' -l help -s h -d 'Show help'
+complete -c pp -f -k -n '__pp_is \'replay\'' -a '(__pp_ids)'
 complete -c pp -n '__pp_is \'channels\'' -l names -d 'Only the channel and group names, one per line (for shell completion)'
 complete -c pp -n '__pp_is \'channels\'' -l unblock -x -a '(__pp_channels)' -d 'Lift a platform\'s block on this channel\'s destination (and so on every channel sharing it)'
 complete -c pp -n '__pp_is \'channels\'' -l json -d 'Print the result as JSON on stdout'
 complete -c pp -n '__pp_is \'channels\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
 complete -c pp -n '__pp_is \'channels\'' -l help -s h -d 'Show help'
+complete -c pp -f -n '__pp_is \'config\'' -a init -d 'Write a commented starter config (per-user file, or --config PATH); never overwrites'
 complete -c pp -f -n '__pp_is \'config\'' -a check -d 'Validate the config file; exit 2 with the problem when it is invalid'
-complete -c pp -f -n '__pp_is \'config\'' -a path -d 'Print the config file pp would use, and where it looks'
+complete -c pp -f -n '__pp_is \'config\'' -a path -d 'Print the config file pp would use (valid or not), and where it looks'
 complete -c pp -n '__pp_is \'config\'' -l help -s h -d 'Show help'
+complete -c pp -n '__pp_is \'config init\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
+complete -c pp -n '__pp_is \'config init\'' -l help -s h -d 'Show help'
 complete -c pp -n '__pp_is \'config check\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'
 complete -c pp -n '__pp_is \'config check\'' -l help -s h -d 'Show help'
 complete -c pp -n '__pp_is \'config path\'' -l config -r -F -d 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'

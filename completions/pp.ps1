@@ -5,14 +5,14 @@ Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe' -ScriptBlock {
     param($wordToComplete, $commandAst, $cursorPosition)
     $tree = @{
     '' = @{
-        Subcommands = @(@('send', 'Send a message to channels or groups (text from arguments or stdin)'), @('test', 'Send a test message to channels (default: all) and show what each platform answered'), @('log', 'Show the push log (newest first); `pp log show ID` for one message with every attempt'), @('replay', 'Send a logged message again (to the channels where it was not delivered), or every undelivered one with --failed'), @('channels', 'List configured channels and groups (destinations redacted)'), @('config', 'Check the configuration or show where it is read from'), @('completion', 'Print a shell completion script (bash, zsh, fish or powershell)'))
+        Subcommands = @(@('send', 'Send a message to channels or groups (text from arguments or stdin)'), @('test', 'Send a test message to channels (default: all) and show what each platform answered'), @('log', 'Show the push log (newest first); `pp log show ID` for one message with every attempt'), @('replay', 'Send a logged message again (to the channels where it was not delivered), or every undelivered one with --failed'), @('channels', 'List configured channels and groups (destinations redacted)'), @('config', 'Create, check or locate the configuration'), @('completion', 'Print a shell completion script (bash, zsh, fish or powershell)'))
         Flags = @(@('--help', 'Show help'), @('-h', 'Show help'), @('--version', 'Show the version'), @('-V', 'Show the version'))
         Values = @{  }
         Positional = { @() }
     }
     'send' = @{
         Subcommands = @()
-        Flags = @(@('--ch', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('-c', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('--title', 'Title (shown as the platform''s title, else as a bold first line)'), @('-t', 'Title (shown as the platform''s title, else as a bold first line)'), @('--format', 'How the text is written ($PP_FORMAT)'), @('-f', 'How the text is written ($PP_FORMAT)'), @('--deadline', 'Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m)'), @('--dry-run', 'Print each request that would be sent (secrets redacted); send nothing'), @('--json', 'Print the result as JSON on stdout'), @('--quiet', 'No per-channel status lines on stderr'), @('-q', 'No per-channel status lines on stderr'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Flags = @(@('--ch', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('-c', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('--title', 'Title (shown as the platform''s title, else as a bold first line)'), @('-t', 'Title (shown as the platform''s title, else as a bold first line)'), @('--format', 'How the text is written ($PP_FORMAT)'), @('-f', 'How the text is written ($PP_FORMAT)'), @('--deadline', 'Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m)'), @('--dry-run', 'Print each request that would be sent (secrets redacted); send nothing'), @('--verbose', 'Print each request and answer on stderr as it happens (secrets redacted, as --dry-run), with timings'), @('-v', 'Print each request and answer on stderr as it happens (secrets redacted, as --dry-run), with timings'), @('--json', 'Print the result as JSON on stdout'), @('--quiet', 'No per-channel status lines on stderr'), @('-q', 'No per-channel status lines on stderr'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{ '--ch' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '-c' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--title' = { @() }; '-t' = { @() }; '--format' = { @('text', 'markdown') }; '-f' = { @('text', 'markdown') }; '--deadline' = { @() }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
     }
@@ -23,16 +23,22 @@ Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe' -ScriptBlock {
         Positional = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }
     }
     'log' = @{
-        Subcommands = @()
+        Subcommands = @(@('show', 'One message with every delivery and attempt, and the platforms'' answers'))
         Flags = @(@('--failed', 'What did not arrive: failed, uncertain and abandoned deliveries that no replay has delivered since'), @('--all', 'With --failed: also those a later replay delivered (the history)'), @('--ch', 'Only deliveries to this channel'), @('-c', 'Only deliveries to this channel'), @('--since', 'Only deliveries since a time: 1h, 2d, 30m or ISO-8601'), @('--limit', 'How many rows (default 20)'), @('--stats', 'Per channel: deliveries, failures, success rate, p50/p95 latency'), @('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{ '--ch' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '-c' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--since' = { @() }; '--limit' = { @() }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
+    }
+    'log show' = @{
+        Subcommands = @()
+        Flags = @(@('--json', 'Print the result as JSON on stdout'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Values = @{ '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
+        Positional = { & $commandAst.CommandElements[0].Extent.Text __complete ids 2>$null | ForEach-Object { ($_ -split "`t")[0] } }
     }
     'replay' = @{
         Subcommands = @()
         Flags = @(@('--ch', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('-c', 'Channel or group name; repeatable or comma-separated ($PP_CHANNELS)'), @('--failed', 'Replay every failed, uncertain or abandoned delivery not yet delivered by a later replay (with --since)'), @('--since', 'With --failed: the window, 1h, 2d or ISO-8601 (default 24h)'), @('--uncertain', 'Also send deliveries whose outcome is uncertain (pp stopped while a request was in flight: the platform may have it)'), @('--deadline', 'Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)'), @('--json', 'Print the result as JSON on stdout'), @('--quiet', 'No per-channel status lines'), @('-q', 'No per-channel status lines'), @('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{ '--ch' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '-c' = { & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }; '--since' = { @() }; '--deadline' = { @() }; '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
-        Positional = { @() }
+        Positional = { & $commandAst.CommandElements[0].Extent.Text __complete ids 2>$null | ForEach-Object { ($_ -split "`t")[0] } }
     }
     'channels' = @{
         Subcommands = @()
@@ -41,9 +47,15 @@ Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe' -ScriptBlock {
         Positional = { @() }
     }
     'config' = @{
-        Subcommands = @(@('check', 'Validate the config file; exit 2 with the problem when it is invalid'), @('path', 'Print the config file pp would use, and where it looks'))
+        Subcommands = @(@('init', 'Write a commented starter config (per-user file, or --config PATH); never overwrites'), @('check', 'Validate the config file; exit 2 with the problem when it is invalid'), @('path', 'Print the config file pp would use (valid or not), and where it looks'))
         Flags = @(@('--help', 'Show help'), @('-h', 'Show help'))
         Values = @{  }
+        Positional = { @() }
+    }
+    'config init' = @{
+        Subcommands = @()
+        Flags = @(@('--config', 'Config file (default: $PP_CONFIG, ./pp.toml, user config dir, /etc/pp/config.toml)'), @('--help', 'Show help'), @('-h', 'Show help'))
+        Values = @{ '--config' = { @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) } }
         Positional = { @() }
     }
     'config check' = @{

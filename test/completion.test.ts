@@ -144,7 +144,7 @@ describe("bash completion", () => {
   test("commands", () => {
     expect(bashComplete(["pp", "se"])).toEqual(["send"]);
     expect(bashComplete(["pp", "c"])).toEqual(["channels", "completion", "config"]);
-    expect(bashComplete(["pp", "config", ""])).toEqual(["check", "path"]);
+    expect(bashComplete(["pp", "config", ""])).toEqual(["check", "init", "path"]);
     expect(bashComplete(["pp", "completion", ""])).toEqual(["bash", "fish", "powershell", "zsh"]);
   });
 
@@ -183,7 +183,7 @@ describe("bash completion", () => {
   });
 });
 
-describe.skipIf(!Bun.which("fish"))("fish completion", () => {
+describe.skipIf(!Bun.which("fish"))("fish completion (needs fish on PATH: apt-get install fish)", () => {
   function fishComplete(line: string): string[] {
     const r = Bun.spawnSync(["fish", "--no-config", "-c", `source ${join(ROOT, "completions/pp.fish")}; complete -C ${JSON.stringify(line)}`], {
       env,
@@ -204,7 +204,7 @@ describe.skipIf(!Bun.which("fish"))("fish completion", () => {
   }, 30_000);
 });
 
-describe.skipIf(!Bun.which("zsh"))("zsh completion", () => {
+describe.skipIf(!Bun.which("zsh"))("zsh completion (needs zsh on PATH: apt-get install zsh)", () => {
   test("the script parses", () => {
     const r = Bun.spawnSync(["zsh", "-n", join(ROOT, "completions/_pp")], { stderr: "pipe" });
     expect(r.stderr.toString()).toBe("");

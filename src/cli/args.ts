@@ -1,5 +1,6 @@
 import type { ArgsDef } from "citty";
 import { PpError } from "../core/errors.ts";
+import { didYouMean } from "../core/suggest.ts";
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -25,8 +26,10 @@ export function checkFlags(argv: string[], defs: ArgsDef): void {
     const flag = a.replace(/^--?/, "").split("=")[0]!;
     const type = known.get(flag);
     if (!type) {
-      const list = [...known.keys()].filter((k) => !k.startsWith("no-") && k.length > 1).map((k) => `--${k}`);
-      throw new PpError("usage", `unknown option "${a.split("=")[0]}"; this command accepts ${list.join(", ") || "no options"}`);
+      // The spellings help shows (kebab-case), long ones only: a one-letter typo is one edit from any other letter.
+      const list = [...known.keys()].filter((k) => !k.startsWith("no-") && k.length > 1 && k === kebab(k));
+      const hint = didYouMean(flag, [...list, "help"], (n) => `"--${n}"`) || `; this command accepts ${list.map((k) => `--${k}`).join(", ") || "no options"}`;
+      throw new PpError("usage", `unknown option "${a.split("=")[0]}"${hint}`);
     }
     if (type !== "boolean" && !a.includes("=")) {
       if (i + 1 >= argv.length) throw new PpError("usage", `option "${a}" needs a value`);

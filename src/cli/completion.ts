@@ -1,11 +1,13 @@
 import type { ArgDef, CommandDef, CommandMeta, Resolvable } from "citty";
 import { PpError } from "../core/errors.ts";
+import { didYouMean } from "../core/suggest.ts";
 import { writeStdout } from "./out.ts";
 
 /**
  * `pp completion <shell>` prints a completion script generated from the command tree, so a new command
  * or flag shows up in every shell without anyone editing four scripts by hand. Channel and group names
- * are not baked in: the scripts ask `pp channels --names` each time, so they follow the config.
+ * are not baked in: the scripts ask `pp channels --names` each time, so they follow the config; recent
+ * message ids come from `pp __complete ids` the same way.
  */
 
 export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const;
@@ -16,6 +18,7 @@ export type ValueSource =
   | { kind: "none" }
   | { kind: "choices"; values: string[] }
   | { kind: "channels" }
+  | { kind: "ids" }
   | { kind: "files" };
 
 export interface FlagSpec {
@@ -56,6 +59,7 @@ function valueSource(key: string, def: ArgDef, commandName: string): ValueSource
   if (def.type === "enum") return { kind: "choices", values: [...(def.options ?? [])] };
   if (CHANNEL_ARGS.has(key)) return { kind: "channels" };
   if (def.type === "positional" && CHANNEL_POSITIONALS.has(commandName)) return { kind: "channels" };
+  if (def.type === "positional" && key === "id") return { kind: "ids" };
   const hint = def.valueHint ?? "";
   // A positional whose value hint lists its values (`bash|zsh|fish`) completes to them.
   if (/^[\w-]+(\|[\w-]+)+$/.test(hint)) return { kind: "choices", values: hint.split("|") };
@@ -123,6 +127,8 @@ function bashValues(src: ValueSource): string {
       return `_pp_words ${shq(src.values.join(" "))}`;
     case "channels":
       return "_pp_channels";
+    case "ids":
+      return "_pp_ids";
     case "files":
       return "_pp_files";
     case "none":
@@ -193,10 +199,10 @@ _pp_files() {
   COMPREPLY=($(compgen -f -- "$cur"))
 }
 
-# Channel and group names come from the config in use, so ask ${prog} itself (it prints nothing when the
-# config cannot be read). A comma-separated list completes its last item.
-_pp_channels() {
-  local prog="\${COMP_WORDS[0]}" head="" tail="$cur" names i
+# Runs ${prog} itself with the words given and the command line's --config, so that names and ids follow the
+# config in use (it prints nothing when the config or the push log cannot be read).
+_pp_ask() {
+  local prog="\${COMP_WORDS[0]}" i
   [[ "$prog" == "~/"* ]] && prog="$HOME/\${prog#\\~/}"
   local -a cfg=()
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -206,16 +212,33 @@ _pp_channels() {
       --config=*) cfg=("\${COMP_WORDS[i]}") ;;
     esac
   done
+  "$prog" "$@" "\${cfg[@]}" 2>/dev/null
+}
+
+# Channel and group names. A comma-separated list completes its last item.
+_pp_channels() {
+  local head="" tail="$cur" names i
   if [[ "$cur" == *,* ]]; then
     head="\${cur%,*},"
     tail="\${cur##*,}"
   fi
-  names="$("$prog" channels --names "\${cfg[@]}" 2>/dev/null)"
+  names="$(_pp_ask channels --names)"
   local IFS=$'\\n'
   COMPREPLY=($(compgen -W "$names" -- "$tail"))
   if [[ -n "$head" ]]; then
     for i in "\${!COMPREPLY[@]}"; do COMPREPLY[i]="$head\${COMPREPLY[i]}"; done
   fi
+  return 0
+}
+
+# Recent message ids, newest first (bash cannot show the preview that follows each id).
+_pp_ids() {
+  local id rest
+  COMPREPLY=()
+  compopt -o nosort 2>/dev/null
+  while IFS=$'\\t' read -r id rest; do
+    [[ "$id" == "$cur"* ]] && COMPREPLY+=("$id")
+  done < <(_pp_ask __complete ids)
   return 0
 }
 
@@ -298,6 +321,8 @@ function zshAction(src: ValueSource): string {
       return `(${src.values.join(" ")})`;
     case "channels":
       return "__pp_channel_names";
+    case "ids":
+      return "__pp_ids";
     case "files":
       return "_files";
     case "none":
@@ -373,6 +398,21 @@ __pp_channel_names() {
   compadd -a names
 }
 
+# Recent message ids with a preview of each, newest first.
+__pp_ids() {
+  local -a lines ids cfg
+  local i
+  for ((i = 2; i < CURRENT; i++)); do
+    case $words[i] in
+      --config) cfg=(--config "$words[i+1]") ;;
+      --config=*) cfg=("$words[i]") ;;
+    esac
+  done
+  lines=(\${(f)"$(\${~__pp_cmd:-$words[1]} __complete ids $cfg 2>/dev/null)"})
+  for i in $lines; do ids+=("\${i%%$'\\t'*}:\${i#*$'\\t'}"); done
+  _describe -V -t ids 'message id' ids
+}
+
 ${fns}
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
   _pp "$@"
@@ -400,6 +440,7 @@ function fish(spec: CommandSpec, prog: string): string {
       if (f.takesValue) {
         if (f.values.kind === "choices") value = ` -x -a ${fq(f.values.values.join(" "))}`;
         else if (f.values.kind === "channels") value = ` -x -a '(__pp_channels)'`;
+        else if (f.values.kind === "ids") value = ` -x -a '(__pp_ids)'`;
         else if (f.values.kind === "files") value = ` -r -F`;
         else value = " -x";
       }
@@ -409,6 +450,7 @@ function fish(spec: CommandSpec, prog: string): string {
       const p = c.positional;
       if (p.kind === "choices") lines.push(`complete -c ${prog} -f ${cond} -a ${fq(p.values.join(" "))}`);
       else if (p.kind === "channels") lines.push(`complete -c ${prog} -f ${cond} -a '(__pp_channels)'`);
+      else if (p.kind === "ids") lines.push(`complete -c ${prog} -f -k ${cond} -a '(__pp_ids)'`);
       else if (p.kind === "files") lines.push(`complete -c ${prog} -F ${cond}`);
     }
   }
@@ -436,14 +478,31 @@ function __pp_is
     test (__pp_path) = "$argv[1]"
 end
 
-# Channel and group names come from the config in use, so ask ${prog} itself (it prints nothing when the
-# config cannot be read).
-function __pp_channels
+# Runs ${prog} itself with the words given and the command line's --config, so that names and ids follow the
+# config in use (it prints nothing when the config or the push log cannot be read).
+function __pp_ask
     set -l tokens (commandline -opc)
     set -l cfg
     set -l i (contains -i -- --config $tokens)
     and set cfg --config $tokens[(math $i + 1)]
-    command $tokens[1] channels --names $cfg 2>/dev/null
+    for t in $tokens
+        string match -q -- '--config=*' $t; and set cfg $t
+    end
+    command $tokens[1] $argv $cfg 2>/dev/null
+end
+
+# Channel and group names. --ch takes a comma-separated list: complete its last item, keeping the ones
+# before it (fish matches candidates against the whole word).
+function __pp_channels
+    set -l head (string replace -r -- '^-[^=]*=' '' (commandline -ct) | string replace -r -- '[^,]*$' '')
+    for name in (__pp_ask channels --names)
+        printf '%s%s\\n' $head $name
+    end
+end
+
+# Recent message ids, newest first, each with a preview as its description.
+function __pp_ids
+    __pp_ask __complete ids
 end
 
 ${lines.join("\n")}
@@ -514,6 +573,8 @@ function psValues(src: ValueSource): string {
     case "channels":
       // Channel and group names come from the config in use; pp prints nothing when it cannot read it.
       return `{ & $commandAst.CommandElements[0].Extent.Text channels --names 2>$null }`;
+    case "ids":
+      return `{ & $commandAst.CommandElements[0].Extent.Text __complete ids 2>$null | ForEach-Object { ($_ -split "\`t")[0] } }`;
     case "files":
       return `{ @(Get-ChildItem -Name -Path "$wordToComplete*" -ErrorAction SilentlyContinue) }`;
     case "none":
@@ -532,10 +593,27 @@ export function completionScript(shell: Shell, spec: CommandSpec, prog = "pp"): 
 /** The file each shell's script is committed as under completions/ and installed as. */
 export const COMPLETION_FILES: Record<Shell, string> = { bash: "pp.bash", zsh: "_pp", fish: "pp.fish", powershell: "pp.ps1" };
 
-/** The description of the real command tree (loads every command module). */
+/**
+ * The description of the real command tree (loads every command module). A verb a command takes as its
+ * first argument (`pp log show ID`) is offered as a subcommand, with the command's --json and --config.
+ */
 export async function ppSpec(): Promise<CommandSpec> {
-  const { root } = await import("./main.ts");
-  return describe(root);
+  const { root, VERBS } = await import("./main.ts");
+  const spec = await describe(root);
+  for (const c of walk(spec)) {
+    const verbs = Object.hasOwn(VERBS, c.path.join(" ")) ? VERBS[c.path.join(" ")]! : {};
+    for (const [name, description] of Object.entries(verbs)) {
+      c.subcommands.push({
+        name,
+        path: [...c.path, name],
+        description,
+        flags: c.flags.filter((f) => ["--json", "--config", "--help"].includes(f.long[0]!)),
+        positional: { kind: "ids" },
+        subcommands: [],
+      });
+    }
+  }
+  return spec;
 }
 
 export default {
@@ -549,7 +627,7 @@ export default {
   async run({ args }) {
     const shell = String(args.shell);
     if (!(SHELLS as readonly string[]).includes(shell)) {
-      throw new PpError("usage", `unknown shell "${shell}"; choose one of ${SHELLS.join(", ")}`);
+      throw new PpError("usage", `unknown shell "${shell}"${didYouMean(shell, SHELLS) || `; choose one of ${SHELLS.join(", ")}`}`);
     }
     writeStdout(completionScript(shell as Shell, await ppSpec()));
   },

@@ -38,7 +38,7 @@ describe("config errors name the file, the place and the fix", () => {
     [`${base}[groups]\na = ["b"]\nb = ["a"]`, /groups include each other in a loop \(a -> b -> a\)/],
     [`${base}[defaults]\nchannels = ["ops"]`, /defaults\.channels\[0\]: "ops" is not a configured channel or group/],
     [`${base}[defaults]\ntimeout = "0s"`, /defaults\.timeout: must be longer than 0/],
-    [`${base}[deflts]\nretries = 1`, /deflts: unknown setting "deflts"/],
+    [`${base}[deflts]\nretries = 1`, /deflts: unknown section \[deflts\]; did you mean \[defaults\]\?/],
   ])("%p", (text, expected) => {
     const msg = error(text);
     expect(msg).toMatch(expected);
