@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
 import { configArg, jsonArg } from "./args.ts";
 import { parseLimit, parseSince } from "./common.ts";
-import { c, clean, cleanLine, localTime, out, preview, table } from "./out.ts";
+import { c, clean, cleanLine, fitWidths, localTime, out, outputWidth, preview, table, type Shrink } from "./out.ts";
 
 export default defineCommand({
   meta: { name: "log", description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" },
@@ -37,20 +37,49 @@ export default defineCommand({
       const rows = store.log.list({ failed: !!args.failed, all: !!args.all, channel: args.ch, since, limit });
       if (args.json) return out(JSON.stringify(rows.map(jsonRow), null, 2));
       if (rows.length === 0) return out(c.dim("no deliveries match"));
-      out(
-        table(
-          ["TIME", "ID", "CHANNEL", "STATUS", "ATT", "LATENCY", "ERROR", "TEXT"],
-          rows.map((r) => [
-            localTime(r.created_at), clean(r.id), clean(r.channel), status(r.status), String(r.attempts),
-            r.latency_ms === null ? "-" : `${r.latency_ms}ms`, preview(r.error ?? "", 48) || "-", preview(r.title ? `${r.title}: ${r.text}` : r.text),
-          ]),
-        ),
-      );
+      out(listing(rows, outputWidth(), (id) => shortId(store.log, id)));
     } finally {
       store.close();
     }
   },
 });
+
+/**
+ * The rows as a table that fits `width` columns: the text preview is cut first, then the error; if that is not
+ * enough, the ATT and LATENCY columns go (pp log show has them), then the ids are shortened to a prefix that is
+ * unique in the push log (pp log show and pp replay take one), then the year leaves the time.
+ */
+export function listing(rows: LogRow[], width: number, short: (id: string) => string): string {
+  const layouts = [
+    { stats: true, shortId: false, year: true },
+    { stats: false, shortId: false, year: true },
+    { stats: false, shortId: true, year: true },
+    { stats: false, shortId: true, year: false },
+  ];
+  const build = (l: (typeof layouts)[number], shrink: (text: number, error: number) => Shrink[]) => {
+    const head = ["TIME", "ID", "CHANNEL", "STATUS", ...(l.stats ? ["ATT", "LATENCY"] : []), "ERROR", "TEXT"];
+    const cells = rows.map((r) => [
+      l.year ? localTime(r.created_at) : localTime(r.created_at).slice(5), clean(l.shortId ? short(r.id) : r.id), clean(r.channel), status(r.status),
+      ...(l.stats ? [String(r.attempts), r.latency_ms === null ? "-" : `${r.latency_ms}ms`] : []),
+      preview(r.error ?? "", 48) || "-", preview(r.title ? `${r.title}: ${r.text}` : r.text, 72),
+    ]);
+    return { head, cells, shrink: shrink(head.length - 1, head.length - 2) };
+  };
+  // A layout is taken while it leaves the text a readable preview; the last one cuts the text, then the error,
+  // as far as needed.
+  for (const l of layouts.slice(0, -1)) {
+    const t = build(l, (text, error) => [{ col: text, min: 24 }, { col: error, min: 16 }]);
+    if (fitWidths(t.head, t.cells, width, t.shrink).fits) return table(t.head, t.cells, { width, shrink: t.shrink });
+  }
+  const t = build(layouts.at(-1)!, (text, error) => [{ col: text, min: 16 }, { col: error, min: 12 }, { col: text, min: 8 }, { col: error, min: 8 }]);
+  return table(t.head, t.cells, { width, shrink: t.shrink });
+}
+
+/** The shortest prefix of `id` (12 characters at least: the time and some randomness) that names one message. */
+function shortId(log: PushLog, id: string): string {
+  for (let n = 12; n < id.length; n++) if (!log.ambiguous(id.slice(0, n))) return id.slice(0, n);
+  return id;
+}
 
 function status(s: string): string {
   return s === "delivered" ? c.green(s) : s === "failed" ? c.red(s) : c.yellow(clean(s));

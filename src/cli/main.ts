@@ -1,10 +1,12 @@
 #!/usr/bin/env bun
-import { runCommand, renderUsage, type CommandDef } from "citty";
+import type { CommandDef } from "citty";
 import { PpError } from "../core/errors.ts";
 import { versionLine } from "../version.ts";
 import { isSqliteError, openedStorePath, storeError } from "../store/errors.ts";
+import { suggest } from "../core/suggest.ts";
 import { checkFlags } from "./args.ts";
-import { clean, out } from "./out.ts";
+import { runWithArgs } from "./run.ts";
+import { clean, colorFor, out, outputWidth, writeStderr, writeStdout } from "./out.ts";
 
 type Loader = () => Promise<{ default: CommandDef<any> }>;
 
@@ -20,18 +22,9 @@ export const commands: Record<string, Loader> = {
   channels: () => import("./channels.ts"),
   config: () => import("./config.ts"),
   completion: () => import("./completion.ts"),
+  // Hidden: what the completion scripts ask for (recent message ids).
+  __complete: () => import("./complete.ts"),
 };
-
-export const EXIT_CODES = `EXIT CODES
-
-  0  success: every delivery succeeded
-  1  at least one delivery failed (see \`pp log --failed\`, resend with \`pp replay --failed\`)
-  2  usage or configuration error; nothing was sent
-  3  the push log cannot be opened or written; nothing was sent
-  4  sent, but the outcome could not be written to the push log; stderr lists each channel's outcome
-  5  the result could not be written to stdout (full or closed); stderr has the message id
-  129, 130, 143  interrupted (SIGHUP, SIGINT, SIGTERM): requests in flight finished and were logged,
-     what never started is logged as failed (a second signal exits at once: in flight = uncertain)`;
 
 export async function loadCommand(name: string): Promise<CommandDef<any>> {
   return (await commands[name]!()).default;
@@ -45,39 +38,60 @@ export const root: CommandDef<any> = {
   subCommands: Object.fromEntries(Object.keys(commands).map((n) => [n, () => loadCommand(n)])),
 };
 
-const EXAMPLES = `EXAMPLES
-
-  pp send --ch ops "deploy done"                   to a channel or group
-  df -h | pp send --ch ops --title "Disk report"   the text from stdin
-  pp send --dry-run --ch feishu "hello"            show the requests, send nothing
-  pp log --failed --since 1h                       what did not arrive
-  pp replay <id>                                   send it again
-  pp --version                                     version, commit, OS/arch`;
-
+/** Help on stdout, fitted to its width and coloured only when it is a terminal (per-command exit codes: help.ts). */
 async function printHelp(cmd: CommandDef<any>, parent?: CommandDef<any>): Promise<void> {
-  const examples = cmd === root ? `\n\n${EXAMPLES}` : "";
-  out(`${await renderUsage(cmd, parent)}${examples}\n\n${EXIT_CODES}\n`);
+  const { renderHelp } = await import("./help.ts");
+  const name = async (c: CommandDef<any>) => String(((typeof c.meta === "function" ? await c.meta() : await c.meta) ?? {}).name ?? "");
+  const path = cmd === root ? [] : parent && parent !== root ? [await name(parent), await name(cmd)] : [await name(cmd)];
+  writeStdout(await renderHelp(cmd, path, { width: outputWidth(), color: colorFor(1) }));
 }
+
+/**
+ * Words a command takes as its first argument the way other commands take a subcommand (`pp log show ID`),
+ * with what each does: resolve() answers a misspelt one, and completion offers them.
+ */
+export const VERBS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  log: { show: "One message with every delivery and attempt, and the platforms' answers" },
+};
 
 /** Finds the (possibly nested) command named by argv, returning it with the arguments that belong to it. */
 async function resolve(argv: string[]): Promise<{ cmd: CommandDef<any>; parent?: CommandDef<any>; rest: string[] }> {
   let cmd: CommandDef<any> = root;
   let parent: CommandDef<any> | undefined;
   let rest = argv;
+  const path: string[] = [];
+  type Entry = CommandDef<any> | (() => Promise<CommandDef<any>>);
+  const load = async (entry: Entry) => (typeof entry === "function" ? await entry() : entry);
   for (;;) {
-    const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands) as
-      | Record<string, CommandDef<any> | (() => Promise<CommandDef<any>>)>
-      | undefined;
+    const subs = (typeof cmd.subCommands === "function" ? await cmd.subCommands() : cmd.subCommands) as Record<string, Entry> | undefined;
     const name = rest[0];
-    if (!subs || name === undefined || name.startsWith("-")) return { cmd, parent, rest };
+    if (!subs || name === undefined || name.startsWith("-")) {
+      // `pp log shw ID` is a typo of the verb, not an id to look up.
+      const verbs = Object.hasOwn(VERBS, path.join(" ")) ? Object.keys(VERBS[path.join(" ")]!) : [];
+      const near = name !== undefined && !name.startsWith("-") && !verbs.includes(name) ? suggest(name, verbs) : undefined;
+      if (near !== undefined) throw new PpError("usage", `unknown command "${[...path, name].join(" ")}"; did you mean "pp ${[...path, near].join(" ")}"?`);
+      return { cmd, parent, rest };
+    }
     // Own keys only: `pp constructor` must not find Object.prototype.constructor.
     const entry = Object.hasOwn(subs, name) ? subs[name] : undefined;
     if (!entry) {
-      const known = Object.keys(subs).join(", ");
-      throw new PpError("usage", `unknown command "${name}"; commands are: ${known}`);
+      // Hidden commands are neither listed nor offered.
+      const visible: string[] = [];
+      for (const [n, e] of Object.entries(subs)) {
+        const c = await load(e);
+        const meta = (typeof c.meta === "function" ? await c.meta() : await c.meta) ?? {};
+        if (!meta.hidden) visible.push(n);
+      }
+      const near = suggest(name, visible);
+      const typed = [...path, name].join(" ");
+      throw new PpError(
+        "usage",
+        near !== undefined ? `unknown command "${typed}"; did you mean "pp ${[...path, near].join(" ")}"?` : `unknown command "${typed}"; commands are: ${visible.join(", ")}`,
+      );
     }
     parent = cmd;
-    cmd = typeof entry === "function" ? await entry() : entry;
+    cmd = await load(entry);
+    path.push(name);
     rest = rest.slice(1);
   }
 }
@@ -100,6 +114,8 @@ function leadingGlobals(argv: string[]): { globals: string[]; after: string[] } 
     const name = a.split("=")[0]!;
     const kind = GLOBAL_FLAGS.get(name);
     if (!kind) {
+      const near = suggest(name.replace(/^-+/, ""), [...GLOBAL_FLAGS.keys()].filter((k) => k.startsWith("--")).map((k) => k.slice(2)));
+      if (near !== undefined) throw new PpError("usage", `unknown option "${name}"; did you mean "--${near}"?`);
       throw new PpError("usage", `unknown option "${name}" before the command; only ${[...GLOBAL_FLAGS.keys()].join(", ")} may come first, other options go after the command (pp --help)`);
     }
     globals.push(a);
@@ -126,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     const { cmd, parent } = found;
     const rest = [...globals, ...found.rest];
     if (cmd === root && globals.length && !rest.includes("--help") && !rest.includes("-h")) {
-      throw new PpError("usage", `no command after ${globals[0]}; commands are: ${Object.keys(commands).join(", ")} (pp --help)`);
+      throw new PpError("usage", `no command after ${globals[0]}; commands are: ${Object.keys(commands).filter((n) => !n.startsWith("__")).join(", ")} (pp --help)`);
     }
     if (rest.includes("--help") || rest.includes("-h") || (cmd === root && rest.length === 0)) {
       await printHelp(cmd, parent);
@@ -139,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     const dashdash = rest.indexOf("--");
     checkFlags(dashdash === -1 ? rest : rest.slice(0, dashdash), (cmd.args ?? {}) as Record<string, any>);
     process.exitCode = 0;
-    await runCommand(cmd, { rawArgs: rest });
+    await runWithArgs(cmd, rest);
     return Number(process.exitCode ?? 0);
   } catch (err) {
     return reportError(err);
@@ -149,24 +165,24 @@ export async function main(argv: string[]): Promise<number> {
 export function reportError(err: unknown): number {
   if (err instanceof PpError) {
     // Messages quote names and answers given to pp (--ch values, platform texts): never raw to the terminal.
-    console.error(`pp: ${clean(err.message)}`);
+    writeStderr(`pp: ${clean(err.message)}\n`);
     return err.exitCode;
   }
   // citty's own argument errors (missing positional, bad enum value) are usage errors.
   if (err instanceof Error && err.name === "CLIError") {
-    console.error(`pp: ${clean(err.message.replace(/\x1b\[[0-9;]*m/g, ""))}\nRun with --help for usage.`);
+    writeStderr(`pp: ${clean(err.message.replace(/\x1b\[[0-9;]*m/g, ""))}\nRun with --help for usage.\n`);
     return 2;
   }
   // A push log damaged or taken away after it was opened fails on a later query.
   if (isSqliteError(err)) {
     const e = storeError(err, openedStorePath() ?? "(unknown)", "use");
-    console.error(`pp: ${clean(e.message)}`);
+    writeStderr(`pp: ${clean(e.message)}\n`);
     return e.exitCode;
   }
   const e = err as Error;
   // One line; the stack only on request, for a bug report.
   const detail = process.env.PP_DEBUG ? String(e?.stack ?? e) : String(e?.message ?? e).split("\n")[0];
-  console.error(`pp: internal error: ${clean(detail)} (a bug in pp; PP_DEBUG=1 shows where)`);
+  writeStderr(`pp: internal error: ${clean(detail)} (a bug in pp; PP_DEBUG=1 shows where)\n`);
   return 1;
 }
 

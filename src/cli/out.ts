@@ -2,23 +2,61 @@ import type { Colors } from "picocolors/types";
 import { PpError } from "../core/errors.ts";
 
 /**
- * Terminal output. Data goes to stdout, diagnostics to stderr (console.log / console.error, which stay cheap
- * at start-up, unlike process.stdout). Colours come from picocolors, loaded only when stderr or stdout is a
- * terminal: `pp send` from cron or a pipe never pays for it.
+ * Terminal output. Data goes to stdout, diagnostics to stderr (written with writeSync, which stays cheap at
+ * start-up, unlike process.stdout). Colours come from picocolors, loaded only when stderr or stdout is a
+ * terminal: `pp send` from cron or a pipe never pays for it. Each stream is coloured only if it is itself a
+ * terminal: `pp log | cat` gets no escape codes even when stderr is one.
  */
-function wantColor(): boolean {
+
+/** NO_COLOR (any non-empty value, no-color.org) and TERM=dumb turn colour off, FORCE_COLOR on; else undefined. */
+function colorByEnv(): boolean | undefined {
   const env = process.env;
   if (env.NO_COLOR || env.TERM === "dumb") return false;
   if (env.FORCE_COLOR && env.FORCE_COLOR !== "0") return true;
-  const tty = require("node:fs").fstatSync;
-  try {
-    // Only a character device can be a terminal; checking that first avoids loading node:tty for pipes and files.
-    if (!tty(1).isCharacterDevice() && !tty(2).isCharacterDevice()) return false;
-  } catch {
-    return false;
+  return undefined;
+}
+
+const terminals = new Map<number, boolean>();
+
+/** Whether descriptor `fd` is a terminal, loading node:tty (slow at start-up) only for a character device other than /dev/null. */
+export function isTerminal(fd: number): boolean {
+  let known = terminals.get(fd);
+  // Bun sets enableANSIColors at start-up when stdout or stderr is a terminal (or NO_COLOR, FORCE_COLOR say
+  // otherwise): without either, pp's usual case in scripts, node:fs (about 1.5 ms and 5 MiB) is not loaded.
+  if (known === undefined && (fd === 1 || fd === 2) && process.platform !== "win32" && !Bun.enableANSIColors && !process.env.NO_COLOR && !process.env.FORCE_COLOR) {
+    known = false;
+    terminals.set(fd, known);
   }
-  const { isatty } = require("node:tty");
-  return isatty(1) || isatty(2);
+  if (known === undefined) {
+    const fs = require("node:fs") as typeof import("node:fs");
+    try {
+      const st = fs.fstatSync(fd);
+      known = st.isCharacterDevice() && st.rdev !== fs.statSync("/dev/null").rdev && (require("node:tty") as typeof import("node:tty")).isatty(fd);
+    } catch {
+      known = false;
+    }
+    terminals.set(fd, known);
+  }
+  return known;
+}
+
+/** Whether what is written to `fd` (1 or 2) may hold colour codes. */
+export function colorFor(fd: number): boolean {
+  return colorByEnv() ?? isTerminal(fd);
+}
+
+/**
+ * Columns to fit output to: $COLUMNS when set, else the terminal's width when stdout is one, else 80 (a pipe
+ * or a file has no width; 80 reads everywhere).
+ */
+export function outputWidth(): number {
+  const env = Number(process.env.COLUMNS);
+  if (Number.isInteger(env) && env > 0) return env;
+  if (isTerminal(1)) {
+    const cols = process.stdout.columns;
+    if (Number.isInteger(cols) && cols > 0) return cols;
+  }
+  return 80;
 }
 
 const plain = (s: string) => s;
@@ -29,7 +67,7 @@ let colors: Palette | undefined;
 /** bold, dim, red, green, yellow, cyan: identity functions when colour is off. */
 export const c: typeof noColors = new Proxy(noColors, {
   get(_, name: keyof typeof noColors) {
-    colors ??= wantColor() ? (require("picocolors") as { createColors(on: boolean): Colors }).createColors(true) : noColors;
+    colors ??= colorFor(1) || colorFor(2) ? (require("picocolors") as { createColors(on: boolean): Colors }).createColors(true) : noColors;
     return colors![name];
   },
 });
@@ -63,17 +101,59 @@ export function cleanLine(text: string): string {
   return clean(text.replace(/\s*[\n\u2028\u2029]\s*/g, " "));
 }
 
-/** pp's own colour codes pass; any other control character left in a line is shown, never acted on. */
+/**
+ * pp's own colour codes pass, unless this stream is not to be coloured (`fd`); any other control character
+ * left in a line is shown, never acted on.
+ */
 const UNSAFE = /\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
-function guard(line: string): string {
-  return line.replace(UNSAFE, (m) => (m.length > 1 ? m : visible(m)));
+function guard(line: string, fd: number): string {
+  // The stream is looked at only when a line holds colour.
+  return line.replace(UNSAFE, (m) => (m.length > 1 ? (colorFor(fd) ? m : "") : visible(m)));
 }
 
 export function err(line: string): void {
-  console.error(guard(line));
+  writeStderr(`${guard(line, 2)}\n`);
 }
+
+/**
+ * Not console.error: Bun paints all it writes red on a terminal (a green "✔" line included) and under FORCE_COLOR
+ * even with NO_COLOR set. A stderr that cannot be written is not reported anywhere: there is nowhere left to.
+ */
+export function writeStderr(text: string): void {
+  // A pipe or a terminal (Bun.file().size is Infinity for anything but a regular file) takes a short write at once,
+  // and Bun.write makes it without loading node:fs (about 1.5 ms and 5 MiB for a short pp process). A write left
+  // pending (a full pipe) is finished by Bun; what follows waits for it, so lines stay in order.
+  if (stderrTail !== undefined) {
+    stderrTail = stderrTail.then(() => Bun.write(Bun.stderr, text)).catch(() => {});
+    return;
+  }
+  if ((stderrStream ??= Bun.file(2).size === Infinity)) {
+    const p = Bun.write(Bun.stderr, text);
+    if (Bun.peek.status(p) === "pending") stderrTail = p.catch(() => {});
+    else p.catch(() => {});
+    return;
+  }
+  const { writeSync } = require("node:fs") as typeof import("node:fs");
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(2, buf, off, buf.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+let stderrStream: boolean | undefined;
+let stderrTail: Promise<unknown> | undefined;
+
 export function out(line: string): void {
-  writeStdout(`${guard(line)}\n`);
+  writeStdout(`${guard(line, 1)}\n`);
+}
+
+/** out() for callers that can wait: see writeStdoutAsync. */
+export async function outAsync(line: string): Promise<void> {
+  await writeStdoutAsync(`${guard(line, 1)}\n`);
 }
 
 /** Exit status when the result cannot be written to stdout. */
@@ -130,21 +210,86 @@ export function writeStdout(text: string): void {
   }
 }
 
-/** Plain-text table with columns padded to their widest cell (ANSI colour codes not counted). */
-export function table(head: string[], rows: string[][]): string {
-  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
-  const width = (s: string) => [...visible(s)].reduce((w, ch) => w + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\u{1f300}-\u{1faff}]/u.test(ch) ? 2 : 1), 0);
-  const widths = head.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))));
+/**
+ * writeStdout for callers that can wait, without loading node:fs (about 1.5 ms and 5 MiB for a short pp process)
+ * when stdout is a pipe or a terminal, as in `id=$(pp send ...)`. A regular file, and /dev/null (where Bun puts a
+ * closed stdout, which startedClosed tells apart) go through writeStdout. /dev/null is known by its modification
+ * time, which writing to it does not change.
+ */
+export async function writeStdoutAsync(text: string): Promise<void> {
+  const fd = Bun.file(1);
+  if (fd.size !== Infinity || fd.lastModified === Bun.file("/dev/null").lastModified) return writeStdout(text);
+  try {
+    await Bun.write(Bun.stdout, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    throw new PpError("output", `cannot write to standard output: ${STDOUT_PROBLEM[code] ?? (code || (e as Error).message)}`, EXIT_STDOUT);
+  }
+}
+
+/** Columns a string takes on a terminal: wide (CJK, emoji) and zero-width characters counted, colour codes not. */
+export const textWidth = (s: string): number => Bun.stringWidth(s);
+
+let graphemes: Intl.Segmenter | undefined;
+
+/** `s` cut to at most `max` columns with "…", never inside a character a terminal draws as one (🇨🇳, 👨‍👩‍👧, e + accent). */
+export function truncate(s: string, max: number): string {
+  if (textWidth(s) <= max) return s;
+  if (max < 1) return "";
+  let kept = "";
+  let used = 0;
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  for (const { segment } of graphemes.segment(s)) {
+    const w = textWidth(segment);
+    if (used + w > max - 1) break;
+    kept += segment;
+    used += w;
+  }
+  return `${kept}…`;
+}
+
+/** A column that gives up room when a table is wider than it may be: down to `min` columns, in the order given. */
+export interface Shrink { col: number; min: number }
+
+/**
+ * Each column's width, the columns named in `shrink` narrowed (in order, each to its `min` at most) so that the
+ * table fits `max` columns, and whether it then fits.
+ */
+export function fitWidths(head: string[], rows: string[][], max: number, shrink: Shrink[] = []): { widths: number[]; fits: boolean } {
+  // Loops, not Math.max(...spread): pp log --limit may list more rows than a call may take arguments.
+  const widths = head.map((h) => textWidth(h));
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, textWidth(r[i] ?? ""));
+  let over = widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1) - max;
+  for (const { col, min } of shrink) {
+    if (over <= 0) break;
+    const give = Math.min(over, Math.max(0, widths[col]! - Math.max(min, textWidth(head[col]!))));
+    widths[col]! -= give;
+    over -= give;
+  }
+  return { widths, fits: over <= 0 };
+}
+
+/**
+ * Plain-text table with columns padded to their widest cell (colour codes not counted). Given a `width`, the
+ * `shrink` columns are cut (with "…") so that rows fit it where they can.
+ */
+export function table(head: string[], rows: string[][], fit?: { width: number; shrink: Shrink[] }): string {
+  const natural = fitWidths(head, rows, Infinity).widths;
+  const widths = fit ? fitWidths(head, rows, fit.width, fit.shrink).widths : natural;
   const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - width(cell)))).join("  ").trimEnd();
+    cells
+      .map((raw, i) => {
+        const cell = widths[i]! < natural[i]! ? truncate(raw, widths[i]!) : raw;
+        return i === cells.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[i]! - textWidth(cell)));
+      })
+      .join("  ")
+      .trimEnd();
   return [line(head.map((h) => c.bold(h))), ...rows.map(line)].join("\n");
 }
 
-/** One line of a text, cut to `max` characters, never inside a surrogate pair, control characters escaped (clean). */
+/** One line of a text, cut to `max` columns (see truncate), control characters escaped (clean). */
 export function preview(text: string, max = 40): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  const cps = [...flat];
-  return clean(cps.length <= max ? flat : `${cps.slice(0, max - 1).join("")}…`);
+  return truncate(clean(text.replace(/\s+/g, " ").trim()), max);
 }
 
 export function localTime(ms: number): string {

@@ -189,11 +189,15 @@ function report(results: DispatchResult[], unsendable: Unsendable[], json: boole
   else {
     for (const r of s.replays) out(r.id);
     if (!quiet) {
+      // With --failed, each original message heads its channels' lines: two ids on every line would not fit 80 columns.
+      let heading: DispatchResult | undefined;
       for (const { r, d, root } of rows(results)) {
-        const sent = d.status !== "skipped" ? `, replay ${r.id}` : "";
-        // A skip's reason already names the message it defers to when that is the original.
-        const named = d.status === "skipped" && (d.error ?? "").includes(`(message ${root})`);
-        err(all && !named ? `${deliveryLine(d)} ${c.dim(`(message ${root}${sent})`)}` : deliveryLine(d));
+        if (all && r !== heading) {
+          heading = r;
+          const sent = r.deliveries.some((x) => x.status !== "skipped");
+          err(c.dim(`message ${root}${sent ? ` → replay ${r.id}` : ""}`));
+        }
+        err(all ? `  ${deliveryLine(d)}` : deliveryLine(d));
       }
       for (const u of unsendable) err(`${c.red("✖")} ${clean(u.channel)} ${c.red(clean(u.error))} ${c.dim(`(message ${u.root})`)}`);
       const uncertain = s.skipped.filter((x) => x.reason === "uncertain").length;

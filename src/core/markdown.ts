@@ -355,29 +355,12 @@ function decodeEntities(s: string): string {
   });
 }
 
-/** Display width in a monospace font: East Asian wide characters take two cells, combining marks none. */
+/**
+ * Display width in a monospace font, as a terminal draws it: East Asian wide characters and emoji (✅, ⚠️, a
+ * flag, a family joined by ZWJ) take two cells, combining marks and zero-width characters none.
+ */
 export function displayWidth(s: string): number {
-  let w = 0;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x300) w += 1;
-    else if (/\p{M}/u.test(ch) || cp === 0x200b || cp === 0x200c || cp === 0x200d || cp === 0x2060) w += 0;
-    else if (
-      (cp >= 0x1100 && cp <= 0x115f) ||
-      (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
-      (cp >= 0xac00 && cp <= 0xd7a3) ||
-      (cp >= 0xf900 && cp <= 0xfaff) ||
-      (cp >= 0xfe30 && cp <= 0xfe4f) ||
-      (cp >= 0xff00 && cp <= 0xff60) ||
-      (cp >= 0xffe0 && cp <= 0xffe6) ||
-      (cp >= 0x1f300 && cp <= 0x1f64f) ||
-      (cp >= 0x1f900 && cp <= 0x1f9ff) ||
-      (cp >= 0x20000 && cp <= 0x3fffd)
-    )
-      w += 2;
-    else w += 1;
-  }
-  return w;
+  return Bun.stringWidth(s);
 }
 
 function pad(s: string, width: number, align: Align): string {

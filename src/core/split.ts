@@ -2,7 +2,7 @@
  * Splitting a rendered message into parts that each fit a platform's size limit.
  *
  * Cuts fall on line boundaries, preferably at paragraph breaks; a line that alone is too big is cut at a
- * space or, failing that, at a code point boundary. A part that ends inside a fenced code block is closed
+ * space or, failing that, between two characters as drawn (grapheme clusters: 🇨🇳, 👨‍👩‍👧, e + accent). A part that ends inside a fenced code block is closed
  * and the next part reopens the block with the same opening line, so every part renders on its own.
  */
 
@@ -63,7 +63,42 @@ function isLow(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
-/** Characters that belong to the character before them: combining marks, variation selectors, skin tones. */
+let graphemes: Intl.Segmenter | undefined;
+
+/** Characters between which a cut is always safe: ASCII, but CR before LF. */
+function plainPair(a: number, b: number): boolean {
+  return a < 0x7f && b < 0x7f && !(a === 13 && b === 10);
+}
+
+/** How far back from a cut to look for the cluster that holds it; longer clusters (zalgo text) are cut inside. */
+const CLUSTER_WINDOW = 128;
+
+/**
+ * The grapheme-cluster boundary at or before `end` (a code point boundary) and after `pos`, found with
+ * Intl.Segmenter on a window near `end` only, so that cutting a long line stays linear. When the cluster holding
+ * `end` starts at or before `pos` (it is bigger than a piece), it is cut near `end`.
+ */
+function clusterStart(line: string, pos: number, end: number): number {
+  if (end >= line.length || end <= pos) return end;
+  if (plainPair(line.charCodeAt(end - 1), line.charCodeAt(end))) return end;
+  // Start the window where a boundary is certain, so that pairs of regional indicators (flags) are counted right.
+  const floor = Math.max(pos, end - CLUSTER_WINDOW);
+  let from = end - 1;
+  while (from > floor && !plainPair(line.charCodeAt(from - 1), line.charCodeAt(from))) from--;
+  // A window of 2 code points past `end` is enough to tell whether a cluster goes on across it.
+  const to = Math.min(line.length, end + 4);
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  const seg = graphemes.segment(line.slice(from, to)).containing(end - from);
+  const start = seg ? from + seg.index : end;
+  if (start > pos) return start;
+  // The cluster alone is bigger than a piece: cut it, but never just before a mark or a joiner, so that the next
+  // piece does not start with one.
+  let e = end;
+  while (e > pos && isExtender(line.codePointAt(e)!)) e = snap(line, e - 1);
+  return e > pos ? e : end;
+}
+
+/** Characters that belong to the character before them: combining marks, variation selectors, skin tones, ZWJ. */
 function isExtender(cp: number): boolean {
   if (cp < 0x300) return false;
   if (cp === 0x200d || (cp >= 0x1f3fb && cp <= 0x1f3ff)) return true;
@@ -128,27 +163,15 @@ function cutLine(line: string, avail: number, cost: (s: string) => number): stri
       break;
     }
     if (end <= pos) end = pos + cpLen(line, pos); // a single code point bigger than the budget: cannot do better
-    // Keep combining marks and joined emoji with their base character.
-    let e = end;
-    while (e > pos) {
-      const cp = line.codePointAt(e)!;
-      const prev = line.codePointAt(snap(line, e - 1))!;
-      if (!isExtender(cp) && prev !== 0x200d) break;
-      e = snap(line, e - 1);
-    }
-    if (e > pos) end = e;
-    else {
-      // The whole cluster is bigger than a piece: at least do not start the next piece with a mark or joiner.
-      e = end;
-      while (e > pos && isExtender(line.codePointAt(e)!)) e = snap(line, e - 1);
-      if (e > pos) end = e;
-    }
+    // Never inside what shows as one character (🇨🇳, 👨‍👩‍👧, e + accent), unless it alone is bigger than a piece.
+    end = clusterStart(line, pos, end);
     // Prefer a word boundary in the second half of the piece; looking only there keeps a line without spaces
     // linear (lastIndexOf would scan back to the line's start for every piece).
     const half = pos + Math.ceil((end - pos) / 2);
     let sp = Math.min(end, n - 1);
     while (sp >= half && line.charCodeAt(sp) !== 32) sp--;
-    if (sp > pos && sp >= half) {
+    // A space that carries a combining mark is part of a cluster too.
+    if (sp > pos && sp >= half && clusterStart(line, pos, sp + 1) === sp + 1) {
       const piece = line.slice(pos, sp).trimEnd();
       pieces.push(piece === "" ? line.slice(pos, sp) : piece);
       pos = sp + 1;

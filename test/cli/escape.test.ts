@@ -34,16 +34,27 @@ describe("clean", () => {
 
 describe("out and err", () => {
   /** What out() and err() write, from a process of their own. */
-  function printed(call: string): { stdout: string; stderr: string } {
+  function printed(call: string, color: Record<string, string> = { NO_COLOR: "1" }): { stdout: string; stderr: string } {
     const script = `import { err, out } from ${JSON.stringify(`${import.meta.dir}/../../src/cli/out.ts`)};\n${call}`;
-    const p = Bun.spawnSync(["bun", "-e", script], { env: { ...process.env, NO_COLOR: "1" } });
+    const { NO_COLOR: _, FORCE_COLOR: __, ...env } = process.env;
+    const p = Bun.spawnSync(["bun", "-e", script], { env: { ...env, ...color } });
     return { stdout: p.stdout.toString(), stderr: p.stderr.toString() };
   }
 
   test("pp's own colour codes pass; any other control character is shown", () => {
-    const r = printed(String.raw`err("\x1b[31m✖\x1b[39m boom\x1b]0;pwned\x07\x1b[2J\r"); out("x\x9by");`);
+    const r = printed(String.raw`err("\x1b[31m✖\x1b[39m boom\x1b]0;pwned\x07\x1b[2J\r"); out("x\x9by");`, { FORCE_COLOR: "1" });
     expect(r.stderr).toBe("\x1b[31m✖\x1b[39m boom\\x1b]0;pwned\\x07\\x1b[2J\\x0d\n");
     expect(r.stdout).toBe("x\\u009by\n");
+  });
+
+  test("colour codes are dropped from a stream that is not to be coloured (NO_COLOR, or not a terminal)", () => {
+    const call = String.raw`err("\x1b[31m✖\x1b[39m boom"); out("\x1b[1mTIME\x1b[22m");`;
+    const settings: Record<string, string>[] = [{ NO_COLOR: "1" }, { NO_COLOR: "1", FORCE_COLOR: "1" }, {}];
+    for (const color of settings) {
+      const r = printed(call, color);
+      expect(r.stderr).toBe("✖ boom\n");
+      expect(r.stdout).toBe("TIME\n");
+    }
   });
 
   test("JSON output stays valid JSON with DEL and C1 escaped", () => {

@@ -286,10 +286,12 @@ describe("split: work grows linearly", () => {
     time(1 << 19);
     let a = Infinity;
     let b = Infinity;
-    for (let i = 0; i < 3; i++) {
+    const ratio = () => Math.max(b, 1) / Math.max(a, 1);
+    // A ratio over the limit is measured again before it counts: a busy moment passes, a quadratic scan does not.
+    for (let i = 0; i < 8 && (i < 3 || ratio() >= 3.2); i++) {
       a = Math.min(a, time(1 << 19));
       b = Math.min(b, time(1 << 20));
     }
-    expect(Math.max(b, 1) / Math.max(a, 1)).toBeLessThan(3.2);
+    expect(ratio()).toBeLessThan(3.2);
   });
 });

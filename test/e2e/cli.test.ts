@@ -134,13 +134,14 @@ describe("pp send", () => {
 
   test("--deadline bounds a hanging platform and records the failure", async () => {
     const cwd = workspace();
-    slack.fault({ kind: "timeout", ms: 5000 }, 3);
+    // The platform would hold its answer far longer than the test may run: only the deadline can end the send.
+    slack.fault({ kind: "timeout", ms: 120_000 }, 3);
     const r = await pp(["send", "--ch", "slack", "--deadline", "1500ms", "are you there"], { cwd, env });
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(4000);
     const row = JSON.parse((await pp(["log", "--json"], { cwd, env })).stdout)[0];
     expect(row.status).toBe("failed");
     expect(row.error).toContain("deadline");
+    expect(row.attempts).toBe(1);
     slack.reset();
     const bad = await pp(["send", "--ch", "slack", "x"], { cwd, env: { ...env, PP_DEADLINE: "soon" } });
     expect(bad.code).toBe(2);

@@ -6,7 +6,6 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { reportError } from "../../src/cli/main.ts";
 import { PpError } from "../../src/core/errors.ts";
 import { openDb } from "../../src/store/db.ts";
 import { EXIT_STORE, storeError } from "../../src/store/errors.ts";
@@ -129,17 +128,17 @@ describe("storeError maps each failure to what to do", () => {
     const dir = tempDir();
     mkdirSync(join(dir, "d"));
     const path = join(dir, "d", "pp.db");
-    openDb(path).close();
     writeFileSync(join(dir, "garbage"), "x".repeat(8192));
-    const e = thrown(() => new Database(join(dir, "garbage")).query("SELECT 1 FROM sqlite_master").get());
-    const lines: string[] = [];
-    const saved = console.error;
-    console.error = (s: string) => void lines.push(s);
-    try {
-      expect(reportError(e)).toBe(EXIT_STORE);
-    } finally {
-      console.error = saved;
-    }
-    expect(lines).toEqual([`pp: cannot use the push log ${path}: the file is damaged or is not a pp push log; move it aside (mv ${path} ${path}.bad) and pp starts a new one, or set [log] path in the config or $PP_DB to another file`]);
+    // In a process of its own: reportError writes to descriptor 2 directly.
+    const src = (f: string) => JSON.stringify(join(import.meta.dir, "../../src", f));
+    const script = `import { Database } from "bun:sqlite";
+      import { reportError } from ${src("cli/main.ts")};
+      import { openDb } from ${src("store/db.ts")};
+      openDb(${JSON.stringify(path)}).close();
+      try { new Database(${JSON.stringify(join(dir, "garbage"))}).query("SELECT 1 FROM sqlite_master").get(); }
+      catch (e) { process.exitCode = reportError(e); }`;
+    const p = Bun.spawnSync(["bun", "-e", script], { env: { ...process.env, NO_COLOR: "1" } });
+    expect(p.exitCode).toBe(EXIT_STORE);
+    expect(p.stderr.toString()).toBe(`pp: cannot use the push log ${path}: the file is damaged or is not a pp push log; move it aside (mv ${path} ${path}.bad) and pp starts a new one, or set [log] path in the config or $PP_DB to another file\n`);
   });
 });
