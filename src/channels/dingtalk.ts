@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { toDingtalk } from "../core/markdown.ts";
+import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, PartContext } from "../core/types.ts";
 import {
   byteLength,
@@ -105,7 +105,7 @@ const dingtalk: ChannelDef<DingtalkOptions> = {
   docs: DOCS,
   limit: () => ({ max: MAX_BODY_BYTES, unit: "bytes", scope: "body" }),
   measure: (req) => byteLength(req.body ?? ""),
-  render: (text, format) => (format === "markdown" ? toDingtalk(text) : text),
+  render: (text, format) => (format === "markdown" ? markdown().toDingtalk(text) : text),
   build,
   classify: (res) => classifyByCode(res, CODES),
   ...webhookIdentity<DingtalkOptions>(["robot", "send"], ["timestamp", "sign"]),

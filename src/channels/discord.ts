@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { toDiscord } from "../core/markdown.ts";
+import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
   bodyJson,
@@ -114,7 +114,7 @@ const discord: ChannelDef<DiscordOptions> = {
     return body.embeds ? (body.embeds[0].description?.length ?? 0) : body.content.length;
   },
   // Plain text goes as is: backslash-escaping Markdown characters would also break bare URLs.
-  render: (text, format) => (format === "markdown" ? toDiscord(text) : text),
+  render: (text, format) => (format === "markdown" ? markdown().toDiscord(text) : text),
   build,
   classify,
   ...webhookIdentity<DiscordOptions>(["api", "v8", "v9", "v10", "webhooks", "slack", "github"]),

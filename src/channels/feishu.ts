@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { toFeishu } from "../core/markdown.ts";
+import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, PartContext } from "../core/types.ts";
 import {
   byteLength,
@@ -90,7 +90,7 @@ const feishu: ChannelDef<FeishuOptions> = {
   docs: DOCS,
   limit: () => ({ max: MAX_BODY_BYTES, unit: "bytes", scope: "body" }),
   measure: (req) => byteLength(req.body ?? ""),
-  render: (text, format) => (format === "markdown" ? toFeishu(text) : text),
+  render: (text, format) => (format === "markdown" ? markdown().toFeishu(text) : text),
   build,
   classify: (res) => classifyByCode(res, CODES),
   ...webhookIdentity<FeishuOptions>(["open-apis", "bot", "v2", "hook"]),

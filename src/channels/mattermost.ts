@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { toMattermost } from "../core/markdown.ts";
+import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
   bodyJson,
@@ -59,7 +59,7 @@ const mattermost: ChannelDef<MattermostOptions> = {
   limit: () => ({ max: MAX_CHARS, unit: "chars", scope: "content" }),
   measure: (req) => bodyJson(req.body).text.length,
   // Plain text goes as is: backslash-escaping Markdown characters would also break bare URLs.
-  render: (text, format) => (format === "markdown" ? toMattermost(text) : text),
+  render: (text, format) => (format === "markdown" ? markdown().toMattermost(text) : text),
   build,
   classify,
   ...webhookIdentity<MattermostOptions>(["hooks"]),

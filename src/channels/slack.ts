@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { toSlack } from "../core/markdown.ts";
+import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
   bodyJson,
@@ -83,7 +83,7 @@ const slack: ChannelDef<SlackOptions> = {
     const section = body.blocks?.find((b: { type: string }) => b.type === "section");
     return body.blocks ? (section?.text.text.length ?? 0) : body.text.length;
   },
-  render: (text, format) => (format === "markdown" ? toSlack(text) : escapeMrkdwn(text)),
+  render: (text, format) => (format === "markdown" ? markdown().toSlack(text) : escapeMrkdwn(text)),
   build,
   classify,
   ...webhookIdentity<SlackOptions>(["services", "triggers", "workflows"]),

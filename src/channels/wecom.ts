@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { toWecom } from "../core/markdown.ts";
+import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest } from "../core/types.ts";
 import {
   bodyJson,
@@ -90,7 +90,7 @@ const wecom: ChannelDef<WecomOptions> = {
     const body = bodyJson(req.body);
     return byteLength(body[body.msgtype].content);
   },
-  render: (text, format, o) => (format === "markdown" ? toWecom(text, o.markdown) : text),
+  render: (text, format, o) => (format === "markdown" ? markdown().toWecom(text, o.markdown) : text),
   build,
   classify: (res) => classifyByCode(res, CODES),
   ...webhookIdentity<WecomOptions>(["cgi-bin", "webhook", "send"]),

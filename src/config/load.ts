@@ -1,4 +1,3 @@
-import { closeSync, constants as fsc, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import * as v from "valibot";
@@ -7,7 +6,12 @@ import { durationProblem, parseDuration, parseRate } from "../channels/_common.t
 import type { Target } from "../core/dispatch.ts";
 import type { ChannelDef } from "../core/types.ts";
 import { PpError } from "../core/errors.ts";
+import { didYouMean } from "../core/suggest.ts";
 import { configCandidates, defaultDbPath, expandHome } from "./paths.ts";
+import { quickExists, quickRead } from "./read.ts";
+
+/** Loaded only when quickExists and quickRead cannot answer (they spare the common case node:fs). */
+const fs = () => require("node:fs") as typeof import("node:fs");
 
 export interface Config {
   /** The file it came from, or null when no config exists (only commands that need no channels work then). */
@@ -59,7 +63,7 @@ const memberList = v.array(v.string());
 /** Finds, reads and validates the config. `required: false` returns an empty config when none exists. */
 export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Config {
   const candidates = configCandidates(flag);
-  const found = candidates.find((c) => existsSync(c.path));
+  const found = candidates.find((c) => quickExists(c.path) ?? fs().existsSync(c.path));
   if (!found) {
     const explicit = candidates.find((c) => c.explicit);
     if (explicit) throw new PpError("config", `config file ${explicit.path} does not exist`);
@@ -78,6 +82,16 @@ export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Co
 /** The config's text; only a regular file of at most MAX_CONFIG_BYTES, so a FIFO or a device cannot hang pp. */
 function readConfigFile(file: string): string {
   const refuse = (why: string) => new PpError("config", `config file ${file} ${why}`);
+  const utf8 = (bytes: Uint8Array) => {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw refuse("is not UTF-8 text; save it as UTF-8");
+    }
+  };
+  const quick = quickRead(file, MAX_CONFIG_BYTES);
+  if (quick) return utf8(quick);
+  const { closeSync, constants: fsc, fstatSync, openSync, readSync, statSync } = fs();
   let fd: number | undefined;
   try {
     // stat before open: opening a FIFO waits for a writer, and reading /dev/zero never ends.
@@ -96,11 +110,7 @@ function readConfigFile(file: string): string {
     let n = 0;
     for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
     if (n > st.size) throw refuse("changed while it was read; try again");
-    try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, n));
-    } catch {
-      throw refuse("is not UTF-8 text; save it as UTF-8");
-    }
+    return utf8(buf.subarray(0, n));
   } catch (e) {
     if (e instanceof PpError) throw e;
     const err = e as NodeJS.ErrnoException;
@@ -159,14 +169,45 @@ function fail(file: string | null, path: string, message: string): never {
 const isUnknownKey = (i: v.BaseIssue<unknown>) => i.type.endsWith("object") && i.expected === "never";
 const isMissingKey = (i: v.BaseIssue<unknown>) => i.type.endsWith("object") && i.input === undefined && i.expected !== "never";
 
-/** Reports the most useful issue: an unknown key first (a typo also explains a "missing" one). */
-function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unknown>[]): never {
+type AnySchema = { type?: string; wrapped?: AnySchema; entries?: Record<string, AnySchema>; options?: AnySchema[]; item?: AnySchema };
+
+/** The keys a (valibot) object schema accepts at `path` below it, seen through optional, pipe and union. */
+function keysAt(schema: AnySchema | undefined, path: readonly unknown[]): string[] {
+  const unwrap = (s: AnySchema | undefined): AnySchema[] => {
+    if (!s) return [];
+    if (s.wrapped) return unwrap(s.wrapped);
+    if (s.type === "union" && s.options) return s.options.flatMap(unwrap);
+    return [s];
+  };
+  let level = unwrap(schema);
+  for (const k of path) level = level.flatMap((s) => unwrap(typeof k === "number" ? s.item : s.entries && Object.hasOwn(s.entries, String(k)) ? s.entries[String(k)] : undefined));
+  return [...new Set(level.flatMap((s) => Object.keys(s.entries ?? {})))];
+}
+
+/**
+ * Reports the most useful issue: an unknown key first (a typo also explains a "missing" one). The key is named,
+ * its value never shown: a misspelt `secert` holds the secret.
+ */
+function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unknown>[], schema?: unknown): never {
   const unknown = issues.find(isUnknownKey);
   if (unknown) {
-    const parent = JSON.stringify(unknown.path?.slice(0, -1).map((p) => p.key));
+    const name = String(unknown.input);
+    const parentPath = unknown.path?.slice(0, -1).map((p) => p.key) ?? [];
+    const parent = JSON.stringify(parentPath);
+    const given = unknown.path?.at(-1)?.input;
+    const present = given && typeof given === "object" ? Object.keys(given) : [];
+    const valid = keysAt(schema as AnySchema, parentPath).filter((k) => !present.includes(k));
     const missing = issues.find((i) => isMissingKey(i) && JSON.stringify(i.path?.slice(0, -1).map((p) => p.key)) === parent);
-    const hint = missing ? `; did you mean "${String(missing.path?.at(-1)?.key)}"?` : " (check the spelling against the README's config reference)";
-    fail(file, issuePath(prefix, unknown), `unknown setting "${String(unknown.input)}"${hint}`);
+    const value = unknown.path?.at(-1)?.value;
+    const section = prefix === "" && parentPath.length === 0 && value !== null && typeof value === "object" && !Array.isArray(value);
+    if (section) {
+      const hint = didYouMean(name, valid, (n) => `[${n}]`) || `; sections are ${keysAt(schema as AnySchema, []).map((n) => `[${n}]`).join(", ")}`;
+      fail(file, issuePath(prefix, unknown), `unknown section [${key(name)}]${hint}`);
+    }
+    const hint =
+      didYouMean(name, valid) ||
+      (missing ? `; did you mean "${String(missing.path?.at(-1)?.key)}"?` : valid.length ? `; settings here are ${valid.join(", ")}` : " (check the spelling against the README's config reference)");
+    fail(file, issuePath(prefix, unknown), `unknown setting "${name}"${hint}`);
   }
   const issue = issues[0]!;
   if (isMissingKey(issue)) fail(file, issuePath(prefix, issue), "is required");
@@ -180,7 +221,7 @@ function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unk
 
 function build(file: string | null, raw: Record<string, unknown>): Config {
   const top = v.safeParse(TopSchema, raw);
-  if (!top.success) firstIssue(file, "", top.issues);
+  if (!top.success) firstIssue(file, "", top.issues, TopSchema);
   const cfg = top.output;
   const defaultRetries = cfg.defaults?.retries ?? DEFAULTS.retries;
   const defaultTimeout = parseDuration(cfg.defaults?.timeout ?? DEFAULTS.timeout);
@@ -193,11 +234,15 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
     if (!v.is(table, value)) fail(file, path, `must be a table: [${path}] with type = "..." and its settings`);
     const section = value;
     const type = section.type;
-    if (type === undefined) fail(file, `${path}.type`, `is required; one of ${types}`);
+    if (type === undefined) {
+      const typo = Object.keys(section).find((k) => didYouMean(k, ["type"]));
+      if (typo !== undefined) fail(file, `${path}.${key(typo)}`, `unknown setting "${typo}"; did you mean "type"?`);
+      fail(file, `${path}.type`, `is required; one of ${types}`);
+    }
     const def = isChannelType(String(type)) ? (registry[type as keyof typeof registry] as ChannelDef) : undefined;
-    if (!def) fail(file, `${path}.type`, `unknown channel type "${String(type)}"; one of ${types}`);
+    if (!def) fail(file, `${path}.type`, `unknown channel type "${String(type)}"${didYouMean(String(type), channelTypes) || `; one of ${types}`}`);
     const parsed = v.safeParse(def.schema, section);
-    if (!parsed.success) firstIssue(file, path, parsed.issues);
+    if (!parsed.success) firstIssue(file, path, parsed.issues, def.schema);
     const opts = parsed.output as any;
     const rateList: string[] = opts.rate === undefined ? def.rate : Array.isArray(opts.rate) ? opts.rate : [opts.rate];
     channels.set(name, {
@@ -222,12 +267,12 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   }
   for (const [name, members] of groups) {
     members.forEach((m, i) => {
-      if (!channels.has(m) && !groups.has(m)) fail(file, `groups.${key(name)}[${i}]`, `"${m}" is not a configured channel or group (known: ${known(channels, groups)})`);
+      if (!channels.has(m) && !groups.has(m)) fail(file, `groups.${key(name)}[${i}]`, `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
     });
   }
   const defaults = cfg.defaults?.channels === undefined ? [] : Array.isArray(cfg.defaults.channels) ? cfg.defaults.channels : [cfg.defaults.channels];
   defaults.forEach((m, i) => {
-    if (!channels.has(m) && !groups.has(m)) fail(file, `defaults.channels[${i}]`, `"${m}" is not a configured channel or group (known: ${known(channels, groups)})`);
+    if (!channels.has(m) && !groups.has(m)) fail(file, `defaults.channels[${i}]`, `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
   });
   const result: Config = {
     file,
@@ -239,6 +284,11 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   // A cycle would make group expansion loop; find it now rather than at send time.
   expand(result, [...groups.keys()]);
   return result;
+}
+
+/** `; did you mean "ops"?` for a mistyped channel or group name, else the names there are. */
+function nearest(name: string, channels: Map<string, unknown>, groups: Map<string, unknown>): string {
+  return didYouMean(name, [...channels.keys(), ...groups.keys()]) || ` (known: ${known(channels, groups)})`;
 }
 
 function known(channels: Map<string, unknown>, groups: Map<string, unknown>): string {
@@ -263,7 +313,8 @@ export function expand(cfg: Config, names: string[]): Target[] {
     if (ch) return void out.set(name, ch);
     const group = cfg.groups.get(name);
     if (!group) {
-      throw new PpError("unknown_channel", `unknown channel or group "${name}"; configured: ${known(cfg.channels, cfg.groups)}${cfg.file ? ` (in ${cfg.file})` : ""}`);
+      const hint = didYouMean(name, [...cfg.channels.keys(), ...cfg.groups.keys()]) || `; configured: ${known(cfg.channels, cfg.groups)}`;
+      throw new PpError("unknown_channel", `unknown channel or group "${name}"${hint}${cfg.file ? ` (in ${cfg.file})` : ""}`);
     }
     if (onStack.has(name)) {
       const names = stack.map((f) => f.name);

@@ -173,6 +173,10 @@ describe("the push log fails, pp explains (exit 3, nothing sent)", () => {
     const cwd = workspace();
     for (let i = 0; i < 3; i++) expect((await pp(["send", `m${i}`], { cwd })).code).toBe(0);
     const file = join(cwd, "pp.db");
+    // pp leaves its writes in the WAL (closeDb): move them into the file whose pages are damaged here.
+    const db = new Database(file);
+    db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
     const bytes = readFileSync(file);
     for (let i = 4096; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
     writeFileSync(file, bytes);
@@ -228,15 +232,13 @@ describe("the push log fails, pp explains (exit 3, nothing sent)", () => {
     holder.run("BEGIN IMMEDIATE");
     try {
       const before = slack.requests.length;
-      const started = performance.now();
       const p = Bun.spawn([BIN, "send", "hi"], { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: cwd, NO_COLOR: "1" } });
       await Bun.sleep(300);
       p.kill("SIGINT");
-      const code = await p.exited;
-      const ms = performance.now() - started;
+      const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
       expect(code).toBe(130);
-      // The busy timeout is 10 s; a handler that waited for SQLite would only run after it.
-      expect(ms).toBeLessThan(8000);
+      // A handler that waited for SQLite would run only after the busy timeout, which ends in the "locked" error.
+      expect(stderr).not.toContain("locked");
       expect(slack.requests.length).toBe(before);
     } finally {
       holder.run("ROLLBACK");
@@ -257,7 +259,7 @@ afterAll(() => {
   if (disk) Bun.spawnSync(["umount", disk]);
 });
 
-describe.skipIf(!disk)("a full or read-only disk under the push log (tmpfs)", () => {
+describe.skipIf(!disk)("a full or read-only disk under the push log (needs root on Linux, to mount a small tmpfs: run as root, as CI does)", () => {
   test("full: exit 3, the file named, nothing sent", async () => {
     const cwd = workspace("", join(disk!, "full.db"));
     expect((await pp(["log"], { cwd })).code).toBe(0);
