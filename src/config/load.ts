@@ -70,7 +70,7 @@ export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Co
     if (opts.required !== false) {
       throw new PpError(
         "config",
-        `no config file found (looked for ${candidates.map((c) => c.path).join(", ")}); create one (see \`pp --help\` and the README) or pass --config PATH`,
+        `no config file found (looked for ${candidates.map((c) => c.path).join(", ")}); create one with pp config init, or pass --config PATH`,
       );
     }
     return build(null, {});
