@@ -26,7 +26,7 @@ export default defineCommand({
     ...chArg,
     failed: { type: "boolean", description: "Replay every failed, uncertain or abandoned delivery not yet delivered by a later replay (with --since)" },
     since: { type: "string", description: "With --failed: the window, 1h, 2d or ISO-8601 (default 24h)", valueHint: "when" },
-    uncertain: { type: "boolean", description: "Also send deliveries whose outcome is uncertain (pp stopped while a request was in flight: the platform may have it)" },
+    uncertain: { type: "boolean", description: "Also send deliveries whose outcome is uncertain (the platform may have them: pp stopped during the request, or its answer could not be read)" },
     deadline: { type: "string", description: "Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)", valueHint: "duration" },
     ...jsonArg,
     quiet: { type: "boolean", alias: ["q"], description: "No per-channel status lines" },
@@ -206,7 +206,7 @@ function report(results: DispatchResult[], unsendable: Unsendable[], json: boole
         err(`pp: replayed ${s.replayed} message${s.replayed === 1 ? "" : "s"}: ${s.delivered} delivered, ${s.failed} failed, ${total} skipped`);
       }
       if (uncertain) {
-        err(`pp: ${uncertain} skipped as uncertain (pp stopped while a request was in flight, so the platform may have it); send ${uncertain === 1 ? "it" : "them"} anyway with ${all ? "pp replay --failed --uncertain" : "--uncertain"}`);
+        err(`pp: ${uncertain} skipped as uncertain (the platform may have ${uncertain === 1 ? "it" : "them"}); send ${uncertain === 1 ? "it" : "them"} anyway with ${all ? "pp replay --failed --uncertain" : "--uncertain"}`);
       }
     }
   }

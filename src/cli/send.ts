@@ -310,7 +310,12 @@ async function printResult(result: DispatchResult, json: boolean, quiet: boolean
   // When the outcome could not be recorded, reportUnrecorded gives these lines whatever --quiet says.
   if (!quiet && !json && result.unrecorded === undefined) {
     for (const d of result.deliveries) err(deliveryLine(d));
-    if (failed) err(c.dim(`pp: ${failed} of ${result.deliveries.length} deliveries failed; retry with: pp replay ${result.id}`));
+    const uncertain = result.deliveries.filter((d) => d.status === "uncertain").length;
+    const lost = failed - uncertain;
+    if (lost) err(c.dim(`pp: ${lost} of ${result.deliveries.length} deliveries failed; retry with: pp replay ${result.id}`));
+    if (uncertain) {
+      err(c.dim(`pp: ${uncertain} of ${result.deliveries.length} deliveries may have arrived (uncertain); check the destination, then send again if needed with: pp replay ${result.id} --uncertain`));
+    }
   }
   process.exitCode = failed ? 1 : 0;
 }

@@ -358,9 +358,9 @@ async function deliver(
         if (w) await write(() => o.limiter.block(key, { since: clock(), until: clock() + w.ms, cause: w.cause }));
         break;
       }
-      // A success status whose answer was too large to read: the platform may well have the message, so a
+      // A success status whose answer could not be read whole: the platform may well have the message, so a
       // replay must not send it again unasked.
-      if (!res.ok && res.kind === "too_large" && res.permanent) return finish("uncertain", `${where(i)}${error}`);
+      if (!res.ok && res.uncertain) return finish("uncertain", `${where(i)}${error}`);
       if (outcome.kind === "permanent") return finish("failed", `${where(i)}${error}`);
       const w = outcome.wait;
       if (outcome.kind === "rate_limited" && w) await write(() => o.limiter.block(key, { since: clock(), until: clock() + w.ms, cause: w.cause }));

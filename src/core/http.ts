@@ -4,12 +4,17 @@ export type Exchange =
   | { ok: true; response: HttpResponse; latencyMs: number }
   | {
       ok: false;
-      kind: "timeout" | "network" | "aborted" | "tls" | "redirect" | "too_large";
+      kind: "timeout" | "network" | "aborted" | "tls" | "redirect" | "too_large" | "cut_off";
       error: string;
       /** Asking again cannot help (an untrusted certificate, a redirect): the delivery fails without retries. */
       permanent: boolean;
       /** The HTTP status when the server did answer (a redirect, an answer too large to read). */
       status?: number;
+      /**
+       * The platform answered with a success status, but its answer could not be read whole (too large, or cut
+       * off by a timeout or a dropped connection): it may well have the message, so it is not sent again unasked.
+       */
+      uncertain?: boolean;
       latencyMs: number;
     };
 
@@ -27,7 +32,9 @@ export async function exchange(req: HttpRequest, timeoutMs: number, signal?: Abo
   const all = signal ? AbortSignal.any([timeout, signal]) : timeout;
   const failed = (kind: Extract<Exchange, { ok: false }>["kind"], error: string, permanent: boolean, status?: number): Exchange => ({
     ok: false, kind, error, permanent, latencyMs: elapsed(started), ...(status === undefined ? {} : { status }),
+    ...(status !== undefined && status >= 200 && status < 300 ? { uncertain: true } : {}),
   });
+  let status: number | undefined;
   try {
     // A POST that fetch follows through a 301/302/303 arrives as a GET without its body, and the answer to
     // that says nothing about the message; a webhook that moved must be reconfigured, not chased.
@@ -36,10 +43,16 @@ export async function exchange(req: HttpRequest, timeoutMs: number, signal?: Abo
       await res.body?.cancel().catch(() => {});
       return failed("redirect", redirected(res, req.url), true, res.status);
     }
+    status = res.status;
     const body = await readCapped(res, MAX_ANSWER_BYTES);
     if (body === undefined) return failed("too_large", tooLarge(res.status), !retryableStatus(res.status), res.status);
     return { ok: true, response: { status: res.status, headers: res.headers, body }, latencyMs: elapsed(started) };
   } catch (e) {
+    if (status !== undefined && status >= 200 && status < 300) {
+      // The status said yes; only the rest of the answer is missing. Asking again could deliver it twice.
+      const why = timeout.aborted ? `not finished within ${timeoutMs} ms` : signal?.aborted ? "the deadline passed" : "the connection broke";
+      return failed("cut_off", `HTTP ${status}, but the answer was cut off (${why}) before pp could tell whether the message was accepted`, true, status);
+    }
     if (timeout.aborted) return failed("timeout", `no answer within ${timeoutMs} ms`, false);
     if (signal?.aborted) return failed("aborted", "deadline reached during the request", false);
     const n = networkError(e, hostOf(req.url));

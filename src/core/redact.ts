@@ -18,6 +18,14 @@ function forms(s: string): string[] {
 }
 
 /**
+ * A short, letters-only secret (a generic webhook's path segment such as "deploy" or "redir") is hidden where it
+ * stands as a word, not inside longer words: "redirects" in pp's own message stays readable. Anything with a
+ * digit or longer than this is hidden wherever it appears.
+ */
+const WORDLIKE = /^[A-Za-z][A-Za-z-]{0,14}$/;
+const ALNUM = /^[A-Za-z0-9]$/;
+
+/**
  * Replaces every known secret (in every form of `forms`) in a text with ***. Occurrences that overlap or
  * touch are hidden as one, so no piece of a secret is left between two others. Applied to everything the
  * core prints or records that came from a request, a response or an error, and before any cut: a cut
@@ -26,13 +34,25 @@ function forms(s: string): string[] {
 export function redactor(secrets: Iterable<string>): (text: string) => string {
   const unique = new Set<string>();
   for (const s of secrets) if (s) for (const f of forms(s)) if (f.length >= MIN_SECRET) unique.add(f);
-  const list = [...unique];
+  const list = [...unique].map((s) => ({ s, word: WORDLIKE.test(s) }));
   if (list.length === 0) return (t) => t;
   return (text) => {
-    const spans: [number, number][] = [];
-    for (const s of list) {
-      for (let i = text.indexOf(s); i !== -1; i = text.indexOf(s, i + 1)) spans.push([i, i + s.length]);
+    const raw: [number, number, boolean][] = [];
+    for (const { s, word } of list) {
+      for (let i = text.indexOf(s); i !== -1; i = text.indexOf(s, i + 1)) raw.push([i, i + s.length, word]);
     }
+    // A word-like secret counts where its neighbours are not letters or digits, or are part of another secret.
+    let covered: Uint8Array | undefined;
+    const edge = (p: number) => {
+      if (!ALNUM.test(text[p] ?? "")) return true;
+      if (!covered) {
+        covered = new Uint8Array(text.length);
+        for (const [a, b] of raw) covered.fill(1, a, b);
+      }
+      return covered[p] === 1;
+    };
+    const spans: [number, number][] = [];
+    for (const [a, b, word] of raw) if (!word || (edge(a - 1) && edge(b))) spans.push([a, b]);
     if (spans.length === 0) return text;
     spans.sort((a, b) => a[0] - b[0]);
     let out = "";

@@ -25,6 +25,15 @@ describe("redactor", () => {
     expect(redact("EFGHijklEFGHijkl")).toBe("***");
   });
 
+  test("a short letters-only secret is hidden as a word, not inside longer words", () => {
+    // A generic webhook at https://host/redir: its path is a secret, but pp's own "redirects" must stay readable.
+    const redact = redactor(["redir", "ab12cd"]);
+    expect(redact("the webhook URL redirects to host")).toBe("the webhook URL redirects to host");
+    expect(redact("POST /redir failed; redir.")).toBe("POST /*** failed; ***.");
+    expect(redact("xxab12cdyy")).toBe("xx***yy");
+    expect(redactor(["redir", "ectsX1"])("redirectsX1")).toBe("***");
+  });
+
   test("very short strings are not treated as secrets; no secrets is the identity", () => {
     expect(redactor(["abc", ""])("abc abc")).toBe("abc abc");
     expect(redactor([])("anything")).toBe("anything");

@@ -83,6 +83,28 @@ describe("answers", () => {
   });
 });
 
+describe("answers cut off", () => {
+  test("a 200 whose body stops arriving is uncertain, not retried, and not replayed unasked", async () => {
+    let hits = 0;
+    const url = serve(() => {
+      hits++;
+      // The status and the first bytes arrive at once, then the body stalls until the client gives up.
+      return new Response(new ReadableStream({
+        start: (c) => c.enqueue(new TextEncoder().encode('{"ok":')),
+        pull: () => new Promise(() => {}),
+      }), { status: 200, headers: { "content-type": "application/json" } });
+    });
+    const dir = workspace(hook("stall", `${url}/hook`, `timeout = "1s"\nretries = 3`));
+    const r = await pp(["send", "--ch", "stall", "hello"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("answer was cut off");
+    expect(hits).toBe(1);
+    expect(await lastDelivery(dir)).toMatchObject({ status: "uncertain", attempts: 1 });
+    expect((await pp(["replay", "--failed"], { cwd: dir })).code).toBe(0);
+    expect(hits).toBe(1);
+  });
+});
+
 describe("redirects", () => {
   test.each([
     ["a 307", (_path: string) => ({ status: 307, location: "https://hooks.example.net/new/SECRET-PATH?token=hunter2" }), "hooks.example.net"],
