@@ -147,16 +147,15 @@ async function compileProbe(entry: string, outfile: string): Promise<string> {
 /** Records the statements PushLog prepares, so the plan shown is that of the query pp really runs. */
 function capture(db: Database, run: (log: PushLog) => unknown): { sql: string; params: unknown[] }[] {
   const seen: { sql: string; params: unknown[] }[] = [];
-  const spy = {
-    query(sql: string) {
-      const st = db.query(sql);
-      const wrap = (fn: "all" | "get" | "values" | "run" | "iterate") => (...params: unknown[]) => {
-        seen.push({ sql, params });
-        return (st[fn] as (...p: unknown[]) => unknown).apply(st, params);
-      };
-      return { all: wrap("all"), get: wrap("get"), values: wrap("values"), run: wrap("run"), iterate: wrap("iterate") };
-    },
+  const statement = (sql: string, prepared: boolean) => {
+    const st = prepared ? db.prepare(sql) : db.query(sql);
+    const wrap = (fn: "all" | "get" | "values" | "run" | "iterate") => (...params: unknown[]) => {
+      seen.push({ sql, params });
+      return (st[fn] as (...p: unknown[]) => unknown).apply(st, params);
+    };
+    return { all: wrap("all"), get: wrap("get"), values: wrap("values"), run: wrap("run"), iterate: wrap("iterate"), finalize: () => st.finalize() };
   };
+  const spy = { query: (sql: string) => statement(sql, false), prepare: (sql: string) => statement(sql, true) };
   run(new PushLog(spy as unknown as Database));
   return seen;
 }
