@@ -6,6 +6,7 @@ import { age, recentIds, RECENT_IDS } from "../src/cli/complete.ts";
 import { newId } from "../src/core/id.ts";
 import { openDb } from "../src/store/db.ts";
 import { tempDir } from "./helpers.ts";
+import { bashComplete as shellBash, fishComplete as shellFish, zshScreen as shellZsh } from "./shells.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -157,19 +158,7 @@ describe("recent message ids for completion", () => {
 });
 
 function bashComplete(words: string[], extraEnv: Record<string, string> = {}): string[] {
-  const script = `
-source ${JSON.stringify(join(ROOT, "completions/pp.bash"))}
-COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=\${#COMP_LINE}
-_pp
-printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const r = Bun.spawnSync(["bash", "--noprofile", "--norc", "-c", script, "bash", ...words], {
-    env: { ...env, ...extraEnv },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(r.stderr.toString()).toBe("");
-  expect(r.exitCode).toBe(0);
-  return r.stdout.toString().split("\n").filter(Boolean);
+  return shellBash({ ...env, ...extraEnv }, words);
 }
 
 describe("bash", () => {
@@ -189,15 +178,7 @@ describe("bash", () => {
 });
 
 describe.skipIf(!Bun.which("fish"))("fish (needs fish on PATH: apt-get install fish)", () => {
-  function fishComplete(line: string, extraEnv: Record<string, string> = {}): string[] {
-    const r = Bun.spawnSync(["fish", "--no-config", "-c", `source ${join(ROOT, "completions/pp.fish")}; complete -C ${JSON.stringify(line)}`], {
-      env: { ...env, ...extraEnv },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect(r.stderr.toString()).toBe("");
-    return r.stdout.toString().split("\n").filter(Boolean);
-  }
+  const fishComplete = (line: string, extraEnv: Record<string, string> = {}) => shellFish({ ...env, ...extraEnv }, line);
   const names = (lines: string[]) => lines.map((l) => l.split("\t")[0]!).sort();
 
   test("completes the last name of a comma-separated --ch list", () => {
@@ -223,29 +204,7 @@ describe.skipIf(!Bun.which("fish"))("fish (needs fish on PATH: apt-get install f
 });
 
 describe.skipIf(!Bun.which("zsh"))("zsh (needs zsh on PATH: apt-get install zsh)", () => {
-  /** Types the line and <TAB> (`tabs` times: the first may only insert the ids' common start) into an interactive zsh (through zpty) and returns what the screen shows. */
-  function zshScreen(line: string, expectText: string, tabs = 1): string {
-    const fpath = join(work, "zfunc");
-    mkdirSync(fpath, { recursive: true });
-    writeFileSync(join(fpath, "_pp"), readFileSync(join(ROOT, "completions/_pp")));
-    const driver = `
-zmodload zsh/zpty
-zpty z zsh -f -i
-zpty -w z "PS1=''; fpath=(${fpath} \\$fpath); autoload -U compinit; compinit -u -D; unsetopt beep; LISTMAX=1000; COLUMNS=200"
-zpty -w z "echo RE''ADY"
-zpty -r z line '*READY*'
-zpty -w -n z ${JSON.stringify(line)}$'${"\\t".repeat(tabs)}'
-out=""
-for i in {1..50}; do
-  while zpty -r -t z chunk; do out+=$chunk; done
-  [[ $out == *${JSON.stringify(expectText)}* ]] && break
-  sleep 0.1
-done
-print -r -- "$out"
-zpty -d z`;
-    const r = Bun.spawnSync(["zsh", "-f", "-c", driver], { env, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
-    return r.stdout.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
-  }
+  const zshScreen = (line: string, expectText: string, tabs = 1) => shellZsh(env, work, line, expectText, tabs);
 
   test("`pp log` offers show", () => {
     expect(zshScreen("pp log ", "pp log show")).toContain("pp log show");

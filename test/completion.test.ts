@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { completionScript, describe as describeTree, SHELLS } from "../src/cli/completion.ts";
 import { expectedCompletions } from "../scripts/completions.ts";
+import { bashComplete as shellBash, fishComplete as shellFish, zshScreen as shellZsh } from "./shells.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -125,19 +126,7 @@ describe("reading the command tree", () => {
 
 /** Runs the bash completion function as bash would for the words typed so far; returns the candidates. */
 function bashComplete(words: string[], extraEnv: Record<string, string> = {}): string[] {
-  const script = `
-source ${JSON.stringify(join(ROOT, "completions/pp.bash"))}
-COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=\${#COMP_LINE}
-_pp
-printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const r = Bun.spawnSync(["bash", "--noprofile", "--norc", "-c", script, "bash", ...words], {
-    env: { ...env, ...extraEnv },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(r.stderr.toString()).toBe("");
-  expect(r.exitCode).toBe(0);
-  return r.stdout.toString().split("\n").filter(Boolean).sort();
+  return shellBash({ ...env, ...extraEnv }, words).sort();
 }
 
 describe("bash completion", () => {
@@ -184,15 +173,7 @@ describe("bash completion", () => {
 });
 
 describe.skipIf(!Bun.which("fish"))("fish completion (needs fish on PATH: apt-get install fish)", () => {
-  function fishComplete(line: string): string[] {
-    const r = Bun.spawnSync(["fish", "--no-config", "-c", `source ${join(ROOT, "completions/pp.fish")}; complete -C ${JSON.stringify(line)}`], {
-      env,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect(r.stderr.toString()).toBe("");
-    return r.stdout.toString().split("\n").filter(Boolean).map((l) => l.split("\t")[0]!).sort();
-  }
+  const fishComplete = (line: string) => shellFish(env, line).map((l) => l.split("\t")[0]!).sort();
 
   test("commands, flags, values and channel names", () => {
     expect(fishComplete("pp se")).toEqual(["send"]);
@@ -211,29 +192,7 @@ describe.skipIf(!Bun.which("zsh"))("zsh completion (needs zsh on PATH: apt-get i
     expect(r.exitCode).toBe(0);
   });
 
-  /** Types the line and <TAB> into an interactive zsh (through zpty) and returns what the screen shows. */
-  function zshScreen(line: string, expectText: string): string {
-    const fpath = join(work, "zfunc");
-    mkdirSync(fpath, { recursive: true });
-    writeFileSync(join(fpath, "_pp"), readFileSync(join(ROOT, "completions/_pp")));
-    const driver = `
-zmodload zsh/zpty
-zpty z zsh -f -i
-zpty -w z "PS1=''; fpath=(${fpath} \\$fpath); autoload -U compinit; compinit -u -D; unsetopt beep; LISTMAX=1000"
-zpty -w z "echo RE''ADY"
-zpty -r z line '*READY*'
-zpty -w -n z ${JSON.stringify(line)}$'\\t'
-out=""
-for i in {1..50}; do
-  while zpty -r -t z chunk; do out+=$chunk; done
-  [[ $out == *${JSON.stringify(expectText)}* ]] && break
-  sleep 0.1
-done
-print -r -- "$out"
-zpty -d z`;
-    const r = Bun.spawnSync(["zsh", "-f", "-c", driver], { env, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
-    return r.stdout.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
-  }
+  const zshScreen = (line: string, expectText: string) => shellZsh(env, work, line, expectText);
 
   test("completes commands, enum values and channel names in a real zsh", () => {
     expect(zshScreen("pp se", "pp send")).toContain("pp send");
