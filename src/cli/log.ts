@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
 import { configArg, jsonArg } from "./args.ts";
 import { parseLimit, parseSince } from "./common.ts";
-import { c, clean, cleanLine, fitWidths, localTime, out, outputWidth, preview, table, type Shrink } from "./out.ts";
+import { c, clean, cleanLine, fitTable, localTime, out, outputWidth, preview, table, type Shrink } from "./out.ts";
 
 export default defineCommand({
   meta: { name: "log", description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" },
@@ -56,23 +56,36 @@ export function listing(rows: LogRow[], width: number, short: (id: string) => st
     { stats: false, shortId: true, year: true },
     { stats: false, shortId: true, year: false },
   ];
+  // Each row's cells once, whichever layout takes them; a short id (a push-log look-up) only when a layout uses it.
+  const shortIds = new Map<string, string>();
+  const shortOf = (id: string) => {
+    let s = shortIds.get(id);
+    if (s === undefined) shortIds.set(id, (s = clean(short(id))));
+    return s;
+  };
+  const cells = rows.map((r) => {
+    const time = localTime(r.created_at);
+    return {
+      time, day: time.slice(5), rawId: r.id, id: clean(r.id), channel: clean(r.channel), status: status(r.status),
+      attempts: String(r.attempts), latency: r.latency_ms === null ? "-" : `${r.latency_ms}ms`,
+      error: preview(r.error ?? "", 48) || "-", text: preview(r.title ? `${r.title}: ${r.text}` : r.text, 72),
+    };
+  });
   const build = (l: (typeof layouts)[number], shrink: (text: number, error: number) => Shrink[]) => {
     const head = ["TIME", "ID", "CHANNEL", "STATUS", ...(l.stats ? ["ATT", "LATENCY"] : []), "ERROR", "TEXT"];
-    const cells = rows.map((r) => [
-      l.year ? localTime(r.created_at) : localTime(r.created_at).slice(5), clean(l.shortId ? short(r.id) : r.id), clean(r.channel), status(r.status),
-      ...(l.stats ? [String(r.attempts), r.latency_ms === null ? "-" : `${r.latency_ms}ms`] : []),
-      preview(r.error ?? "", 48) || "-", preview(r.title ? `${r.title}: ${r.text}` : r.text, 72),
+    const body = cells.map((x) => [
+      l.year ? x.time : x.day, l.shortId ? shortOf(x.rawId) : x.id, x.channel, x.status,
+      ...(l.stats ? [x.attempts, x.latency] : []), x.error, x.text,
     ]);
-    return { head, cells, shrink: shrink(head.length - 1, head.length - 2) };
+    return fitTable(head, body, { width, shrink: shrink(head.length - 1, head.length - 2) });
   };
   // A layout is taken while it leaves the text a readable preview; the last one cuts the text, then the error,
   // as far as needed.
   for (const l of layouts.slice(0, -1)) {
     const t = build(l, (text, error) => [{ col: text, min: 24 }, { col: error, min: 16 }]);
-    if (fitWidths(t.head, t.cells, width, t.shrink).fits) return table(t.head, t.cells, { width, shrink: t.shrink });
+    if (t.fits) return t.text();
   }
-  const t = build(layouts.at(-1)!, (text, error) => [{ col: text, min: 16 }, { col: error, min: 12 }, { col: text, min: 8 }, { col: error, min: 8 }]);
-  return table(t.head, t.cells, { width, shrink: t.shrink });
+  return build(layouts.at(-1)!, (text, error) => [{ col: text, min: 16 }, { col: error, min: 12 }, { col: text, min: 8 }, { col: error, min: 8 }]).text();
 }
 
 /** The shortest prefix of `id` (12 characters at least: the time and some randomness) that names one message. */

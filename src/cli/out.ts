@@ -251,14 +251,15 @@ export function truncate(s: string, max: number): string {
 /** A column that gives up room when a table is wider than it may be: down to `min` columns, in the order given. */
 export interface Shrink { col: number; min: number }
 
-/**
- * Each column's width, the columns named in `shrink` narrowed (in order, each to its `min` at most) so that the
- * table fits `max` columns, and whether it then fits.
- */
-export function fitWidths(head: string[], rows: string[][], max: number, shrink: Shrink[] = []): { widths: number[]; fits: boolean } {
+function naturalWidths(head: string[], rows: string[][]): number[] {
   // Loops, not Math.max(...spread): pp log --limit may list more rows than a call may take arguments.
   const widths = head.map((h) => textWidth(h));
   for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, textWidth(r[i] ?? ""));
+  return widths;
+}
+
+function shrinkWidths(natural: number[], head: string[], max: number, shrink: Shrink[]): { widths: number[]; fits: boolean } {
+  const widths = [...natural];
   let over = widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1) - max;
   for (const { col, min } of shrink) {
     if (over <= 0) break;
@@ -270,12 +271,14 @@ export function fitWidths(head: string[], rows: string[][], max: number, shrink:
 }
 
 /**
- * Plain-text table with columns padded to their widest cell (colour codes not counted). Given a `width`, the
- * `shrink` columns are cut (with "…") so that rows fit it where they can.
+ * Each column's width, the columns named in `shrink` narrowed (in order, each to its `min` at most) so that the
+ * table fits `max` columns, and whether it then fits.
  */
-export function table(head: string[], rows: string[][], fit?: { width: number; shrink: Shrink[] }): string {
-  const natural = fitWidths(head, rows, Infinity).widths;
-  const widths = fit ? fitWidths(head, rows, fit.width, fit.shrink).widths : natural;
+export function fitWidths(head: string[], rows: string[][], max: number, shrink: Shrink[] = []): { widths: number[]; fits: boolean } {
+  return shrinkWidths(naturalWidths(head, rows), head, max, shrink);
+}
+
+function render(head: string[], rows: string[][], natural: number[], widths: number[]): string {
   const line = (cells: string[]) =>
     cells
       .map((raw, i) => {
@@ -285,6 +288,26 @@ export function table(head: string[], rows: string[][], fit?: { width: number; s
       .join("  ")
       .trimEnd();
   return [line(head.map((h) => c.bold(h))), ...rows.map(line)].join("\n");
+}
+
+/**
+ * A table fitted to `fit.width` by cutting the `shrink` columns (with "…"): whether it fits, and its text, drawn
+ * only when asked for. Every cell is measured once.
+ */
+export function fitTable(head: string[], rows: string[][], fit: { width: number; shrink: Shrink[] }): { fits: boolean; text(): string } {
+  const natural = naturalWidths(head, rows);
+  const { widths, fits } = shrinkWidths(natural, head, fit.width, fit.shrink);
+  return { fits, text: () => render(head, rows, natural, widths) };
+}
+
+/**
+ * Plain-text table with columns padded to their widest cell (colour codes not counted). Given a `width`, the
+ * `shrink` columns are cut (with "…") so that rows fit it where they can.
+ */
+export function table(head: string[], rows: string[][], fit?: { width: number; shrink: Shrink[] }): string {
+  if (fit) return fitTable(head, rows, fit).text();
+  const natural = naturalWidths(head, rows);
+  return render(head, rows, natural, natural);
 }
 
 /** One line of a text, cut to `max` columns (see truncate), control characters escaped (clean). */
