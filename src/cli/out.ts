@@ -133,13 +133,20 @@ export function writeStderr(text: string): void {
     else p.catch(() => {});
     return;
   }
+  try {
+    writeAll(2, text);
+  } catch {}
+}
+
+/** Writes all of `text` to descriptor `fd` synchronously; a full non-blocking pipe is waited for. Throws the write's error. */
+function writeAll(fd: number, text: string): void {
   const { writeSync } = require("node:fs") as typeof import("node:fs");
   const buf = Buffer.from(text);
   for (let off = 0; off < buf.length; ) {
     try {
-      off += writeSync(2, buf, off, buf.length - off);
+      off += writeSync(fd, buf, off, buf.length - off);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
@@ -167,6 +174,12 @@ const STDOUT_PROBLEM: Record<string, string> = {
   EIO: "an I/O error",
 };
 
+/** A failed write to stdout, as pp reports it. */
+function stdoutError(e: unknown): PpError {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  return new PpError("output", `cannot write to standard output: ${STDOUT_PROBLEM[code] ?? (code || (e as Error).message)}`, EXIT_STDOUT);
+}
+
 let stdoutClosed: boolean | undefined;
 
 /**
@@ -191,22 +204,11 @@ function startedClosed(): boolean {
  * error, and `pp send > /dev/full` exited 0 with the id lost). Throws a PpError with EXIT_STDOUT.
  */
 export function writeStdout(text: string): void {
-  const { writeSync } = require("node:fs") as typeof import("node:fs");
   if (stdoutClosed ??= startedClosed()) throw new PpError("output", `cannot write to standard output: ${STDOUT_PROBLEM.EBADF}`, EXIT_STDOUT);
-  const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length; ) {
-    try {
-      off += writeSync(1, buf, off, buf.length - off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? "";
-      // A non-blocking pipe that is full: wait for the reader.
-      if (code === "EAGAIN") {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-        continue;
-      }
-      const why = STDOUT_PROBLEM[code] ?? (code || (e as Error).message);
-      throw new PpError("output", `cannot write to standard output: ${why}`, EXIT_STDOUT);
-    }
+  try {
+    writeAll(1, text);
+  } catch (e) {
+    throw stdoutError(e);
   }
 }
 
@@ -222,8 +224,7 @@ export async function writeStdoutAsync(text: string): Promise<void> {
   try {
     await Bun.write(Bun.stdout, text);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "";
-    throw new PpError("output", `cannot write to standard output: ${STDOUT_PROBLEM[code] ?? (code || (e as Error).message)}`, EXIT_STDOUT);
+    throw stdoutError(e);
   }
 }
 
