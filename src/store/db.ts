@@ -1,7 +1,7 @@
 import { constants, Database } from "bun:sqlite";
 import { dirname } from "node:path";
 import { PpError } from "../core/errors.ts";
-import { BUSY_TIMEOUT_MS, EXIT_STORE, noteStorePath, storeError } from "./errors.ts";
+import { BUSY_TIMEOUT_MS, EXIT_STORE, fileKind, noteStorePath, storeError } from "./errors.ts";
 
 /**
  * Numbered migrations; PRAGMA user_version records how many have run. Never edit a shipped entry:
@@ -141,15 +141,6 @@ function prepare(path: string): void {
   if (kind === "directory") throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
   if (kind === "other") throw notAFile(path);
   (require("node:fs") as typeof import("node:fs")).mkdirSync(dirname(path), { recursive: true });
-}
-
-function fileKind(path: string): "missing" | "file" | "directory" | "other" {
-  try {
-    const st = (require("node:fs") as typeof import("node:fs")).statSync(path);
-    return st.isFile() ? "file" : st.isDirectory() ? "directory" : "other";
-  } catch {
-    return "missing";
-  }
 }
 
 function migrate(db: Database, path: string): void {

@@ -36,7 +36,7 @@ export function storeError(e: unknown, path: string, doing: string): PpError {
     return fail(`${what}: its directory ${dirname(path)} cannot be created because part of that path is a file; ${elsewhere.replace(/^or /, "")}`);
   }
   if (code.startsWith("SQLITE_CANTOPEN") || code === "EISDIR") {
-    if (isDirectory(path)) return fail(`${what}: it is a directory; point [log] path or $PP_DB at a file, such as ${path.replace(/\/+$/, "")}/pp.db`);
+    if (fileKind(path) === "directory") return fail(`${what}: it is a directory; point [log] path or $PP_DB at a file, such as ${path.replace(/\/+$/, "")}/pp.db`);
     if (!writable(dirname(path))) return fail(`${what}: its directory ${dirname(path)} is read-only; make it writable by this user, ${elsewhere}`);
     return fail(`${what}: the file cannot be opened; check that it and its directory exist and are readable and writable, ${elsewhere}`);
   }
@@ -62,11 +62,13 @@ export function isSqliteError(e: unknown): boolean {
   return err?.name === "SQLiteError" || (typeof err?.code === "string" && err.code.startsWith("SQLITE_"));
 }
 
-function isDirectory(path: string): boolean {
+/** What stands at `path`: a regular file, a directory, something else (a FIFO, a device), or nothing. */
+export function fileKind(path: string): "missing" | "file" | "directory" | "other" {
   try {
-    return fs().statSync(path).isDirectory();
+    const st = fs().statSync(path);
+    return st.isFile() ? "file" : st.isDirectory() ? "directory" : "other";
   } catch {
-    return false;
+    return "missing";
   }
 }
 
