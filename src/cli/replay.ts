@@ -46,6 +46,7 @@ export default defineCommand({
     const stop = interruptible(store.log, storeWait);
     const results: DispatchResult[] = [];
     const unsendable: Unsendable[] = [];
+    const secrets = secretsOf(cfg.channels.values());
     // `force` (channels named with --ch) sends the whole message again, delivered or not; otherwise each channel
     // is claimed for the original message, and the parts it already accepted are skipped.
     const send = async (m: MessageDetail["message"], targets: Target[], force: boolean): Promise<DispatchResult> => {
@@ -58,7 +59,7 @@ export default defineCommand({
           targets,
           {
             recorder: stop.recorder, limiter: store.limiter, deadline: now + deadline, onEvent: waitReporter(quiet),
-            secrets: secretsOf(cfg.channels.values()), interrupt: stop.interrupt, storeWaitMs: storeWait,
+            secrets, interrupt: stop.interrupt, storeWaitMs: storeWait,
             claim: { force, uncertain: !!args.uncertain },
           },
         );
