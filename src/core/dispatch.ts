@@ -177,15 +177,15 @@ export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOpti
     // Each delivery renders in its own turn of the event loop, in the order they start: the channels that take
     // the text as written start first, so their requests are out before the others' rendering begins.
     const order = targets.map((_, i) => i).sort((a, b) => Number(!targets[a]!.def.verbatim) - Number(!targets[b]!.def.verbatim));
-    const started = new Map<number, Promise<DeliveryResult>>();
+    const started: Promise<DeliveryResult>[] = [];
     for (const i of order) {
       const t = targets[i]!;
       const b = begun[i]!;
-      started.set(i, b.id === null
+      started[i] = b.id === null
         ? Promise.resolve({ channel: t.name, type: t.def.type, status: "skipped", skip: b.skip, attempts: 0, parts: 1, latencyMs: 0, error: b.reason, recorded: true, sent: false })
-        : deliver(t, b.id, b.accepted ?? t.resume, msg, o, run));
+        : deliver(t, b.id, b.accepted ?? t.resume, msg, o, run);
     }
-    const deliveries = await Promise.all(targets.map((_, i) => started.get(i)!));
+    const deliveries = await Promise.all(started);
     const result: DispatchResult = { id: msg.id, deliveries };
     if (msg.replayOf !== undefined) result.replayOf = msg.replayOf;
     if (run.storeError !== undefined) result.unrecorded = run.storeError;
