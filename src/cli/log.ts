@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { PpError } from "../core/errors.ts";
 import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
+import { jsonRow, messageJson } from "../store/view.ts";
 import { configArg, jsonArg } from "./args.ts";
 import { parseLimit, parseSince } from "./common.ts";
 import { c, clean, cleanLine, fitTable, localTime, out, outputWidth, preview, table, type Shrink } from "./out.ts";
@@ -98,16 +99,6 @@ function status(s: string): string {
   return s === "delivered" ? c.green(s) : s === "failed" ? c.red(s) : c.yellow(clean(s));
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-export function jsonRow(r: LogRow) {
-  return {
-    id: r.id, channel: r.channel, type: r.type, status: r.status, attempts: r.attempts, parts: r.parts, latency_ms: r.latency_ms,
-    error: r.error, created_at: iso(r.created_at), updated_at: iso(r.updated_at), title: r.title, text: r.text, format: r.format,
-    replay_of: r.replay_of,
-  };
-}
-
 function showMessage(log: PushLog, id: string, json: boolean): void {
   const m: MessageDetail | null = log.get(id);
   if (!m) {
@@ -115,13 +106,7 @@ function showMessage(log: PushLog, id: string, json: boolean): void {
     throw new PpError("not_found", why);
   }
   if (json) {
-    return out(JSON.stringify({
-      ...m.message, created_at: iso(m.message.created_at),
-      deliveries: m.deliveries.map((d) => ({
-        ...jsonRow(d), target: d.target,
-        attempts_log: d.attempts_log.map((a) => ({ ...a, started_at: iso(a.started_at) })),
-      })),
-    }, null, 2));
+    return out(JSON.stringify(messageJson(m), null, 2));
   }
   const msg = m.message;
   // Everything below comes from the push log: the user's text and titles, platforms' answers. Printed escaped.
