@@ -65,6 +65,19 @@ const VALID: Record<FakeType, unknown> = {
   discord: { content: "hello" },
   mattermost: { text: "hello" },
   webhook: { title: "t", message: "hello" },
+  pushplus: { content: "hello" },
+  serverchan: { title: "t", desp: "hello" },
+  pushover: { message: "hello" },
+  telegram: { chat_id: 1001, text: "hello" },
+  ntfy: { note: "a body posted to a topic URL is the message as written" },
+  gotify: { message: "hello" },
+  bark: { body: "hello" },
+  teams: {
+    type: "message",
+    attachments: [
+      { contentType: "application/vnd.microsoft.card.adaptive", content: { type: "AdaptiveCard", version: "1.4", body: [{ type: "TextBlock", text: "hello" }] } },
+    ],
+  },
 };
 
 describe("shared behaviour of every fake", () => {
@@ -152,6 +165,8 @@ describe("shared behaviour of every fake", () => {
           wecom: ["errcode", 45009],
           feishu: ["code", 11232],
           dingtalk: ["errcode", 410100],
+          pushplus: ["code", 900],
+          serverchan: ["code", 40001],
         };
         const code = rateCodes[type];
         if (code) {

@@ -1,9 +1,18 @@
 import type { ChannelDef } from "../core/types.ts";
+import type bark from "./bark.ts";
 import type dingtalk from "./dingtalk.ts";
 import type discord from "./discord.ts";
+import type email from "./email.ts";
 import type feishu from "./feishu.ts";
+import type gotify from "./gotify.ts";
 import type mattermost from "./mattermost.ts";
+import type ntfy from "./ntfy.ts";
+import type pushover from "./pushover.ts";
+import type pushplus from "./pushplus.ts";
+import type serverchan from "./serverchan.ts";
 import type slack from "./slack.ts";
+import type teams from "./teams.ts";
+import type telegram from "./telegram.ts";
 import type webhook from "./webhook.ts";
 import type wecom from "./wecom.ts";
 
@@ -20,6 +29,15 @@ const load = {
   discord: () => require("./discord.ts").default as typeof discord,
   mattermost: () => require("./mattermost.ts").default as typeof mattermost,
   webhook: () => require("./webhook.ts").default as typeof webhook,
+  pushplus: () => require("./pushplus.ts").default as typeof pushplus,
+  serverchan: () => require("./serverchan.ts").default as typeof serverchan,
+  pushover: () => require("./pushover.ts").default as typeof pushover,
+  email: () => require("./email.ts").default as typeof email,
+  telegram: () => require("./telegram.ts").default as typeof telegram,
+  ntfy: () => require("./ntfy.ts").default as typeof ntfy,
+  gotify: () => require("./gotify.ts").default as typeof gotify,
+  bark: () => require("./bark.ts").default as typeof bark,
+  teams: () => require("./teams.ts").default as typeof teams,
 };
 
 export type ChannelType = keyof typeof load;

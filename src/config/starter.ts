@@ -69,6 +69,71 @@ export const CHANNEL_EXAMPLES: Record<ChannelType, Example> = {
       `body = '{"title":{{ title | json }},"text":{{ text | json }}}'`,
     ],
   },
+  pushplus: {
+    about: ["PushPlus (推送加): WeChat and more. PushPlus blocks an account that sends over 200 a day; pp keeps to that."],
+    toml: [
+      "[channels.pushplus]",
+      'type = "pushplus"',
+      'token = "${PUSHPLUS_TOKEN}"',
+      'topic = "ops"                          # a group code; leave out to send only to yourself',
+    ],
+  },
+  serverchan: {
+    about: ["ServerChan (Server酱): a Turbo SendKey (SCT…) or a Server酱³ one (sctp…)."],
+    toml: ["[channels.serverchan]", 'type = "serverchan"', 'sendkey = "${SERVERCHAN_KEY}"'],
+  },
+  pushover: {
+    about: ["Pushover: the application's API token and your user (or group) key."],
+    toml: [
+      "[channels.pushover]",
+      'type = "pushover"',
+      'token = "${PUSHOVER_TOKEN}"',
+      'user = "${PUSHOVER_USER}"',
+      "priority = 1                           # -2 (silent) to 2 (emergency: repeats until acknowledged)",
+    ],
+  },
+  email: {
+    about: ["E-mail over SMTP: STARTTLS on port 587 by default; `secure = true` for implicit TLS on 465."],
+    toml: [
+      "[channels.email]",
+      'type = "email"',
+      'host = "smtp.example.com"',
+      'user = "alerts@example.com"',
+      'password = "${SMTP_PASSWORD}"',
+      'from = "pp <alerts@example.com>"',
+      'to = ["ops@example.com"]',
+    ],
+  },
+  telegram: {
+    about: ["Telegram bot: the token from @BotFather and the chat to post in (groups have negative ids)."],
+    toml: [
+      "[channels.telegram]",
+      'type = "telegram"',
+      'token = "${TELEGRAM_TOKEN}"',
+      "chat_id = -1001234567890",
+      "silent = true                          # deliver without a notification sound",
+    ],
+  },
+  ntfy: {
+    about: ["ntfy topic on ntfy.sh or your own server (`server`); `token`, or `user` and `password`, if it needs a login."],
+    toml: ["[channels.ntfy]", 'type = "ntfy"', 'topic = "${NTFY_TOPIC}"', 'priority = "high"', 'tags = ["warning"]'],
+  },
+  gotify: {
+    about: ["Gotify server: an application token (Apps > Create application)."],
+    toml: ["[channels.gotify]", 'type = "gotify"', 'server = "https://gotify.example.com"', 'token = "${GOTIFY_TOKEN}"', "priority = 8"],
+  },
+  bark: {
+    about: ["Bark (iOS): the device key from the app; `keys = [...]` for several devices, `server` for your own bark-server."],
+    toml: ["[channels.bark]", 'type = "bark"', 'key = "${BARK_KEY}"', 'group = "ops"', 'level = "timeSensitive"'],
+  },
+  teams: {
+    about: ["Microsoft Teams: a Workflows webhook (the channel's Workflows > \"Send webhook alerts to a channel\")."],
+    toml: [
+      "[channels.teams]",
+      'type = "teams"',
+      'webhook = "https://prod-00.westeurope.logic.azure.com:443/workflows/${TEAMS_WORKFLOW}"',
+    ],
+  },
 };
 
 /** Lines starting with "#" are prose; any other non-empty line is a setting, commented out in the starter. */

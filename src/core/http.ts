@@ -25,8 +25,10 @@ export type Exchange =
  */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
-/** The only place pp talks to the network. Never throws. */
+/** The only place pp talks to the network (through fetch, or the SMTP transport). Never throws. */
 export async function exchange(req: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<Exchange> {
+  // The path is literal (a computed one is left out of a compiled binary) and the module loaded on first use.
+  if (req.transport === "smtp") return (require("./smtp.ts") as typeof import("./smtp.ts")).exchangeSmtp(req, timeoutMs, signal);
   const started = performance.now();
   const timeout = AbortSignal.timeout(Math.max(1, timeoutMs));
   const all = signal ? AbortSignal.any([timeout, signal]) : timeout;

@@ -13,6 +13,7 @@
  * - Slack: https://docs.slack.dev/messaging/formatting-message-text
  * - Discord: https://support.discord.com/hc/en-us/articles/210298617
  * - Mattermost: https://docs.mattermost.com/collaborate/format-messages.html
+ * - Telegram: https://core.telegram.org/bots/api#formatting-options (HTML style)
  */
 import type { Token, Tokens } from "marked";
 
@@ -814,6 +815,80 @@ const plain: Dialect = {
   blockSep: "\n\n",
 };
 
+/**
+ * Telegram HTML (Telegram's formatting options). Every "<", ">" and "&" of the text is escaped, so a raw "<" in
+ * the result is always a tag pp made. Backticks and "~~~" are written as entities so that no line of text looks
+ * like the "```" fences code blocks are kept in: the splitter repairs those fences, and the channel turns them
+ * into <pre> only when it builds each part.
+ */
+export function telegramEscape(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("`", "&#96;").replaceAll("~~~", "&#126;~~");
+}
+
+/** Inside a code block only a line that would pass for a fence needs its first character as an entity. */
+function telegramCode(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => {
+      const e = l.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+      return /^\s*(`{3,}|~{3,})/.test(e) ? e.replace(/[`~]/, (c) => `&#${c.charCodeAt(0)};`) : e;
+    })
+    .join("\n");
+}
+
+function telegramAttr(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+
+/** Telegram opens http(s) and tg:// links; anything else would be refused or shown as a dead link. */
+function telegramLinkable(href: string): boolean {
+  return isHttp(href) || /^tg:\/\//i.test(href);
+}
+
+const telegram: Dialect = {
+  text: telegramEscape,
+  escape: (ch) => (ch === "~" ? "&#126;" : telegramEscape(ch)),
+  strong: (s) => `<b>${s}</b>`,
+  em: (s) => `<i>${s}</i>`,
+  del: (s) => `<s>${s}</s>`,
+  codespan: (s) => `<code>${telegramCode(s.replaceAll("\n", " "))}</code>`,
+  br: "\n",
+  link: (href, label, plain) => {
+    if (!telegramLinkable(href)) return labelIsTarget(href, plain) ? telegramEscape(plain || href) : `${label} (${telegramEscape(href)})`;
+    return `<a href="${telegramAttr(href)}">${plain === "" ? telegramEscape(href) : label}</a>`;
+  },
+  image: (href, alt) =>
+    telegramLinkable(href) ? `<a href="${telegramAttr(href)}">${telegramEscape(alt || href)}</a>` : telegramEscape(alt ? `${alt} (${href})` : href),
+  html: telegramEscape,
+  // No headings in Telegram: a bold line stands in.
+  heading: (_depth, inner) => `<b>${inner({ bold: true })}</b>`,
+  code: (text, lang) => "```" + lang.replace(/[^\w+#.-]/g, "") + "\n" + telegramCode(text) + "\n```",
+  quotePrefix: "┃ ",
+  bullet: "• ",
+  checkbox: (checked) => (checked ? "☑ " : "☐ "),
+  itemSep: () => "\n",
+  table: (t, r) => "```\n" + telegramCode(alignedTable(t, r).join("\n")) + "\n```",
+  hr: "──────────",
+  blockSep: "\n\n",
+};
+
+/**
+ * Adaptive Card TextBlock Markdown: bold, italic, lists and links only (Adaptive Cards' text features). Everything
+ * else is spelled with those or as text.
+ */
+const teams: Dialect = {
+  ...standard,
+  del: identity,
+  codespan: identity,
+  heading: (_depth, inner) => `**${inner({ bold: true })}**`,
+  link: (href, label, plain) => (isHttp(href) ? (plain === href ? href : `[${label}](${mdHref(href)})`) : labelIsTarget(href, plain) ? plain || href : `${label} (${href})`),
+  image: (href, alt) => (isHttp(href) ? `[${alt || href}](${mdHref(href)})` : alt || href),
+  code: (text) => text.split("\n").map(keepIndent).join("\n"),
+  quotePrefix: "│ ",
+  table: (t, r) => pipeLines(t, r).join("\n"),
+  hr: "──────────",
+};
+
 const renderers = new Map<Dialect, Renderer>();
 function render(d: Dialect, md: string): string {
   let r = renderers.get(d);
@@ -854,4 +929,86 @@ export function toWecom(md: string, version: "v1" | "v2"): string {
 /** Markdown stripped to readable plain text. */
 export function toPlain(md: string): string {
   return render(plain, md);
+}
+
+/**
+ * Telegram HTML with code blocks still fenced (see telegramEscape); the channel finishes it part by part.
+ * https://core.telegram.org/bots/api#html-style
+ */
+export function toTelegram(md: string): string {
+  return render(telegram, md);
+}
+
+function htmlEscape(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+
+/** Only web and mail links become anchors: a javascript: or data: target in a message must not be clickable. */
+function htmlLinkable(href: string): boolean {
+  return isHttp(href) || /^mailto:/i.test(href);
+}
+
+/** Wraps each line on its own: a message split between lines never leaves a tag open across parts. */
+function perLine(open: string, close: string): (s: string) => string {
+  return (s) => s.split("\n").map((l) => (l === "" ? l : `${open}${l}${close}`)).join("\n");
+}
+
+/**
+ * Pushover's HTML subset: <b>, <i>, <u>, <font color> and <a href>; line breaks stay line breaks
+ * (https://pushover.net/api#html). Raw HTML in the source is shown as text, never passed on.
+ */
+const pushover: Dialect = {
+  ...plain,
+  text: htmlEscape,
+  escape: htmlEscape,
+  strong: perLine("<b>", "</b>"),
+  em: perLine("<i>", "</i>"),
+  codespan: htmlEscape,
+  link: (href, label, text) => {
+    if (!htmlLinkable(href)) return htmlEscape(labelIsTarget(href, text) ? text || href : `${text} (${href})`);
+    return `<a href="${htmlEscape(href)}">${text === "" ? htmlEscape(href) : label}</a>`;
+  },
+  image: (href, alt) => (htmlLinkable(href) ? `<a href="${htmlEscape(href)}">${htmlEscape(alt || href)}</a>` : htmlEscape(alt ? `${alt} (${href})` : href)),
+  html: htmlEscape,
+  heading: (_depth, inner) => perLine("<b>", "</b>")(inner({ bold: true })),
+  code: htmlEscape,
+  bullet: "• ",
+  checkbox: (checked) => (checked ? "☑ " : "☐ "),
+  table: (t, r) => htmlEscape(alignedTable(t, r).join("\n")),
+  hr: "──────────",
+};
+
+const MONO = 'style="font-family:ui-monospace,Menlo,Consolas,monospace"';
+
+/**
+ * E-mail HTML, for a body whose whitespace is kept (white-space: pre-wrap): the walker's line breaks and
+ * indentation are the layout, so lists, quotes and tables read as they do in the plain-text alternative.
+ * Raw HTML in the source is shown as text: a message must not smuggle markup, images or scripts into a mailbox.
+ */
+const email: Dialect = {
+  ...pushover,
+  del: perLine("<s>", "</s>"),
+  codespan: (s) => `<code ${MONO}>${htmlEscape(s)}</code>`,
+  heading: (depth, inner) => `<b style="font-size:${depth <= 1 ? "1.4em" : depth === 2 ? "1.2em" : "1em"}">${inner({ bold: true })}</b>`,
+  code: (text) => `<code ${MONO}>${htmlEscape(text)}</code>`,
+  quotePrefix: "│ ",
+  table: (t, r) => `<code ${MONO}>${htmlEscape(alignedTable(t, r).join("\n"))}</code>`,
+};
+
+/** Pushover's HTML subset (sent with html=1). */
+export function toPushover(md: string): string {
+  return render(pushover, md);
+}
+
+/** A complete HTML e-mail body; its plain-text alternative is toPlain of the same source. */
+export function toEmailHtml(md: string): string {
+  return (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"></head>' +
+    `<body><div style="white-space:pre-wrap">${render(email, md)}</div></body></html>`
+  );
+}
+
+/** Microsoft Teams Adaptive Card TextBlock Markdown (https://learn.microsoft.com/adaptive-cards/authoring-cards/text-features). */
+export function toTeams(md: string): string {
+  return render(teams, md);
 }

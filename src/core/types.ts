@@ -19,6 +19,12 @@ export interface HttpRequest {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /**
+   * Who performs the exchange: fetch (the default), or "smtp" for e-mail (src/core/smtp.ts: the URL is
+   * smtp(s)://host:port and the body a MailRequest). Either way the core records, retries, rate-limits and
+   * logs it alike, and the channel classifies the answer (for SMTP, the reply code stands for the status).
+   */
+  transport?: "smtp";
 }
 
 export interface HttpResponse {

@@ -25,23 +25,53 @@ const MINIMAL: Record<ChannelType, Record<string, unknown>> = {
     url: "https://example.com/hook?token=S3CRET0007gggg",
     headers: { "X-Token": "S3CRET-header" },
   },
+  telegram: { type: "telegram", token: "123456789:S3CRET0008hhhh", chat_id: -1001234567890 },
+  ntfy: { type: "ntfy", topic: "alerts", token: "tk_S3CRET0009iiii" },
+  gotify: { type: "gotify", server: "https://push.example.com", token: "AS3CRET0010jjjj" },
+  bark: { type: "bark", key: "S3CRET0011kkkk" },
+  teams: {
+    type: "teams",
+    webhook:
+      "https://prod-01.westeurope.logic.azure.com:443/workflows/0a1b2c3d/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=S3CRET0012llll",
+  },
+  pushplus: { type: "pushplus", token: "S3CRET0013mmmm" },
+  serverchan: { type: "serverchan", sendkey: "SCT1234TS3CRET0014nnnn" },
+  pushover: { type: "pushover", token: "S3CRET0015oooo", user: "uS3CRET0016pppp" },
+  email: { type: "email", host: "smtp.example.com", user: "bot@example.com", password: "S3CRET0017qqqq", from: "bot@example.com", to: ["ops@example.com"] },
 };
 
-const urlField = (type: ChannelType) => (type === "webhook" ? "url" : "webhook");
+/** The setting that must be an http(s) URL, when it is not `webhook`. */
+const URL_FIELD: Partial<Record<ChannelType, string>> = { webhook: "url", telegram: "api", ntfy: "server", gotify: "server", bark: "server", pushplus: "api", serverchan: "api", pushover: "api", email: "host" };
+/** The setting whose absence is an error, when it is not the URL (which has a default for these types). */
+const REQUIRED_FIELD: Partial<Record<ChannelType, string>> = { telegram: "token", ntfy: "topic", bark: "key", pushplus: "token", serverchan: "sendkey", pushover: "user" };
+/** Channels whose requests the core's SMTP transport performs rather than fetch: their own request shape and answers. */
+const SMTP = new Set<ChannelType>(["email"]);
+const badAddress = (type: ChannelType) => (SMTP.has(type) ? "must be a host name or IP address, without scheme or port" : "must be an http(s) URL");
+const urlField = (type: ChannelType) => URL_FIELD[type] ?? "webhook";
+const requiredField = (type: ChannelType) => REQUIRED_FIELD[type] ?? urlField(type);
 const cases = (Object.keys(channels) as ChannelType[]).map((type) => [type, channels[type] as ChannelDef] as const);
 
-test("the registry lists the seven channels under their own type", () => {
+test("the registry lists every channel under its own type", () => {
   expect(Object.keys(channels).sort()).toEqual([
+    "bark",
     "dingtalk",
     "discord",
+    "email",
     "feishu",
+    "gotify",
     "mattermost",
+    "ntfy",
+    "pushover",
+    "pushplus",
+    "serverchan",
     "slack",
+    "teams",
+    "telegram",
     "webhook",
     "wecom",
   ]);
   for (const [type, def] of cases) expect(def.type).toBe(type);
-  expect(channelList()).toHaveLength(7);
+  expect(channelList()).toHaveLength(16);
   expect(isChannelType("slack")).toBe(true);
   expect(isChannelType("toString")).toBe(false);
 });
@@ -56,10 +86,10 @@ describe.each(cases)("%s", (type, def) => {
   });
 
   test("config: missing URL, bad URL, unknown key, bad rate, bad retries are errors", () => {
-    const { [urlField(type)]: _url, ...withoutUrl } = MINIMAL[type];
-    expect(problems(def, withoutUrl).some((p) => p.startsWith(`${urlField(type)}:`))).toBe(true);
+    const { [requiredField(type)]: _required, ...withoutRequired } = MINIMAL[type];
+    expect(problems(def, withoutRequired).some((p) => p.startsWith(`${requiredField(type)}:`))).toBe(true);
     expect(problems(def, { ...MINIMAL[type], [urlField(type)]: "file:///etc/passwd" })).toContain(
-      `${urlField(type)}: must be an http(s) URL`,
+      `${urlField(type)}: ${badAddress(type)}`,
     );
     expect(problems(def, { ...MINIMAL[type], webhok: "x" }).some((p) => p.startsWith("webhok:"))).toBe(true);
     expect(problems(def, { ...MINIMAL[type], rate: "20/mn" }).some((p) => p.includes('invalid rate "20/mn"'))).toBe(
@@ -87,9 +117,13 @@ describe.each(cases)("%s", (type, def) => {
     (format, title) => {
       const rendered = def.render("Hello **world** & <friends>\nsecond line", format, o);
       const req = def.build(rendered, ctx({ format, title }), o);
-      expect(req.method).toBe("POST");
-      expect(req.headers["Content-Type"]).toBe("application/json; charset=utf-8");
-      expect(req.headers["User-Agent"]).toBe("pp");
+      if (SMTP.has(type)) {
+        expect(req).toMatchObject({ method: "SMTP", transport: "smtp" });
+      } else {
+        expect(req.method).toBe("POST");
+        expect(req.headers["Content-Type"]).toBe("application/json; charset=utf-8");
+        expect(req.headers["User-Agent"]).toBe("pp");
+      }
       expect(() => JSON.parse(req.body!)).not.toThrow();
       const limit = def.limit(o, { format, hasTitle: title !== undefined });
       const size = def.measure(req, o, { format });
@@ -111,11 +145,17 @@ describe.each(cases)("%s", (type, def) => {
         expect(secrets.some((s) => s.includes("S3CRET") && String(value).includes(s))).toBe(true);
     }
     expect(def.target(o)).not.toContain("S3CRET");
-    expect(def.target(o)).toStartWith("https://");
+    expect(def.target(o)).toStartWith(SMTP.has(type) ? "smtp://" : "https://");
     expect(def.rateKey(o)).toMatch(new RegExp(`^${type}:[0-9a-f]{64}$`));
   });
 
-  test("classifies the shared HTTP cases", () => {
+  test("classifies the shared HTTP cases (SMTP: the reply codes)", () => {
+    if (SMTP.has(type)) {
+      expect(def.classify(res(250, { response: "250 OK", rejected: [] }), o).kind).toBe("ok");
+      expect(def.classify(res(421, { response: "421 busy" }), o).kind).toBe("retryable");
+      expect(def.classify(res(554, { response: "554 refused" }), o).kind).toBe("permanent");
+      return;
+    }
     expect(def.classify(res(503, "down"), o).kind).toBe("retryable");
     expect(def.classify(res(429, "", { "Retry-After": "9" }), o)).toMatchObject({
       kind: "rate_limited",

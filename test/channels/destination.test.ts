@@ -7,6 +7,28 @@ import { opts } from "./_fixtures.ts";
 
 const def = (type: ChannelType) => channels[type] as ChannelDef;
 
+/** Types whose URL setting is a base URL (`api`) beside a credential of their own: the credential they also need. */
+const API_TYPES: Partial<Record<ChannelType, Record<string, unknown>>> = {
+  pushplus: { token: "t0ken-0001" },
+  serverchan: { sendkey: "SCT1TsendKey0001" },
+  pushover: { token: "t0ken-0001", user: "us3r-0001" },
+  telegram: { token: "1:t0ken-0001", chat_id: 1 },
+  ntfy: { topic: "alerts", token: "tk_t0ken-0001" },
+  gotify: { token: "At0ken-0001" },
+  bark: { key: "k3y-0001" },
+};
+/** Types among API_TYPES whose base URL setting is called `server`. */
+const SERVER_TYPES = new Set<ChannelType>(["ntfy", "gotify", "bark"]);
+/** Types with no URL setting at all (SMTP). */
+const NO_URL = new Set<ChannelType>(["email"]);
+/** A section of `type` whose URL setting is `url`. */
+function withUrl(type: ChannelType, url: string): Record<string, unknown> {
+  const extra = API_TYPES[type];
+  if (extra) return { type, [SERVER_TYPES.has(type) ? "server" : "api"]: url, ...extra };
+  return { type, [type === "webhook" ? "url" : "webhook"]: url };
+}
+const URL_TYPES = (Object.keys(channels) as ChannelType[]).filter((t) => !NO_URL.has(t));
+
 describe("one rule shows a destination", () => {
   test.each([
     ["https://hooks.example.com:8443/webhook/hunter-secret?x=1", "https://hooks.example.com:8443/***"],
@@ -40,9 +62,8 @@ describe("one rule shows a destination", () => {
   });
 
   test("a path secret that does not look like a token is a secret of every channel type", () => {
-    for (const type of Object.keys(channels) as ChannelType[]) {
-      const key = type === "webhook" ? "url" : "webhook";
-      const o = opts(def(type), { type, [key]: "https://h.example.com/webhook/hunter-secret" });
+    for (const type of URL_TYPES) {
+      const o = opts(def(type), withUrl(type, "https://h.example.com/webhook/hunter-secret"));
       const redact = redactor(def(type).secrets(o));
       expect(redact("no route for /webhook/hunter-secret")).not.toContain("hunter");
       expect(redact('{"path":"\\/webhook\\/hunter-secret"}')).not.toContain("hunter");
@@ -64,9 +85,8 @@ describe("credentials in a URL", () => {
   const basicDecoded = Buffer.from("us er:p@ss-word").toString("base64");
   const basicRaw = Buffer.from("us%20er:p%40ss-word").toString("base64");
 
-  test.each(Object.keys(channels) as ChannelType[])("%s: user, password and the derived Basic value are secrets", (type) => {
-    const key = type === "webhook" ? "url" : "webhook";
-    const o = opts(def(type), { type, [key]: url });
+  test.each(URL_TYPES)("%s: user, password and the derived Basic value are secrets", (type) => {
+    const o = opts(def(type), withUrl(type, url));
     const redact = redactor(def(type).secrets(o));
     const echoed = `user us er, password p@ss-word, got Authorization: Basic ${basicDecoded} (or ${basicRaw})`;
     const out = redact(echoed);

@@ -22,6 +22,16 @@ const ENV = {
   DISCORD_HOOK: "1/x",
   MATTERMOST_HOOK: "h1",
   ALERTS_TOKEN: "a1",
+  PUSHPLUS_TOKEN: "p1",
+  SERVERCHAN_KEY: "SCT1Tk1",
+  PUSHOVER_TOKEN: "po1",
+  PUSHOVER_USER: "pu1",
+  SMTP_PASSWORD: "s1",
+  TELEGRAM_TOKEN: "123:abc",
+  NTFY_TOPIC: "alerts",
+  GOTIFY_TOKEN: "Ag1",
+  BARK_KEY: "b1",
+  TEAMS_WORKFLOW: "w1/triggers/manual/paths/invoke?sig=s1",
 };
 const saved = { ...process.env };
 afterEach(() => {

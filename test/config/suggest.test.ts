@@ -57,8 +57,9 @@ describe("a misspelt name in the config is answered with the nearest valid one",
 
   test("when nothing is close, the valid names are listed", () => {
     expect(error(`${ding}colour = "red"`)).toMatch(/channels\.ding\.colour: unknown setting "colour"; settings here are [^;]*\bsecret\b[^;]*\bkeyword\b/);
-    expect(error(`${ding}[zzz]\na = 1`)).toBe("/etc/pp/config.toml: zzz: unknown section [zzz]; sections are [defaults], [log], [channels], [groups]");
-    expect(error(`[channels.x]\ntype = "telegraph"`)).toMatch(/unknown channel type "telegraph"; one of wecom, feishu, dingtalk, slack, discord, mattermost, webhook$/);
+    expect(error(`${ding}[zzz]\na = 1`)).toBe("/etc/pp/config.toml: zzz: unknown section [zzz]; sections are [defaults], [log], [channels], [groups], [serve]");
+    expect(error(`[channels.x]\ntype = "carrierpigeon"`)).toMatch(/unknown channel type "carrierpigeon"; one of wecom, feishu, dingtalk, slack, discord, mattermost, webhook, [a-z, ]*\btelegram\b[a-z, ]*\bteams\b/);
+    expect(error(`[channels.x]\ntype = "telegraph"`)).toMatch(/unknown channel type "telegraph"; did you mean "telegram"\?$/);
     expect(error(`${ding}[groups]\noncall = ["zzz"]`)).toMatch(/"zzz" is not a configured channel or group \(known: ding, oncall\)$/);
   });
 

@@ -11,7 +11,15 @@ export type FakeType =
   | "slack"
   | "discord"
   | "mattermost"
-  | "webhook";
+  | "webhook"
+  | "pushplus"
+  | "serverchan"
+  | "pushover"
+  | "telegram"
+  | "ntfy"
+  | "gotify"
+  | "bark"
+  | "teams";
 
 export interface FakeOptions {
   /** feishu/dingtalk: require a valid signature made with this secret. */
@@ -26,6 +34,10 @@ export interface FakeOptions {
   requireHeaders?: Record<string, string>;
   /** webhook: answer with a JSON body that has `value` at the dotted `path`, e.g. {"errcode":0}. */
   successPath?: { path: string; value: unknown };
+  /** pushplus/serverchan/pushover: the credential the fake accepts instead of a random one (a ServerChan sctp… key). */
+  token?: string;
+  /** pushover: the user key the fake accepts instead of a random one. */
+  user?: string;
 }
 
 export type Fault =
