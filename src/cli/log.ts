@@ -3,7 +3,7 @@ import { PpError } from "../core/errors.ts";
 import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
 import { jsonRow, messageJson } from "../store/view.ts";
-import { configArg, jsonArg } from "./args.ts";
+import { configArg, jsonArg, serverAddress, serverArg } from "./args.ts";
 import { parseLimit, parseSince } from "./common.ts";
 import { c, clean, cleanLine, fitTable, localTime, out, outputWidth, preview, table, type Shrink } from "./out.ts";
 
@@ -18,10 +18,19 @@ export default defineCommand({
     limit: { type: "string", description: "How many rows (default 20)", valueHint: "n" },
     stats: { type: "boolean", description: "Per channel: deliveries, failures, success rate, p50/p95 latency" },
     ...jsonArg,
+    ...serverArg,
     ...configArg,
   },
   async run({ args }) {
     const pos = args._ as string[];
+    const server = serverAddress(args.server, args.token);
+    if (server !== undefined) {
+      const client = await import("./client.ts");
+      return client.logThrough({
+        server: client.serverOf(server, args.token), positionals: pos, failed: !!args.failed, all: !!args.all, stats: !!args.stats,
+        ch: args.ch, since: args.since, limit: args.limit, json: !!args.json,
+      });
+    }
     const cfg = loadConfig(args.config, { required: false });
     // Bad arguments are usage errors even when the push log cannot be opened.
     const since = args.since ? parseSince(args.since) : undefined;
@@ -96,8 +105,12 @@ function shortId(log: PushLog, id: string): string {
 }
 
 function status(s: string): string {
-  return s === "delivered" ? c.green(s) : s === "failed" ? c.red(s) : c.yellow(clean(s));
+  return s === "delivered" ? c.green(s) : s === "failed" || s === "expired" ? c.red(s) : s === "queued" ? c.cyan(s) : c.yellow(clean(s));
 }
+
+/** A time from the push log (unix ms) or from a daemon's JSON (ISO-8601). */
+const when = (t: number | string | null | undefined): number | undefined =>
+  typeof t === "number" ? t : typeof t === "string" && Number.isFinite(Date.parse(t)) ? Date.parse(t) : undefined;
 
 function showMessage(log: PushLog, id: string, json: boolean): void {
   const m: MessageDetail | null = log.get(id);
@@ -108,14 +121,30 @@ function showMessage(log: PushLog, id: string, json: boolean): void {
   if (json) {
     return out(JSON.stringify(messageJson(m), null, 2));
   }
+  renderMessage(m);
+}
+
+/** `pp log show ID` as text, from the push log or from a daemon's answer. */
+export function renderMessage(m: MessageDetail): void {
   const msg = m.message;
   // Everything below comes from the push log: the user's text and titles, platforms' answers. Printed escaped.
   out(`${c.bold("message")}  ${clean(msg.id)}${msg.replay_of ? c.dim(`  (replay of ${clean(msg.replay_of)})`) : ""}`);
   out(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(clean(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`))}`);
   if (msg.title) out(`${c.bold("title")}    ${clean(msg.title)}`);
+  const expires = when(msg.expires_at);
+  if (expires !== undefined) out(`${c.bold("expires")}  ${localTime(expires)}`);
+  const cb = m.callback;
+  if (cb) {
+    const tries = cb.attempts ? `, ${cb.attempts} ${cb.attempts === 1 ? "try" : "tries"}` : "";
+    const http = cb.http_status === null || cb.http_status === undefined ? "" : `, HTTP ${cb.http_status}`;
+    out(`${c.bold("callback")} ${clean(cb.status)}${http}${tries}${cb.error ? ` — ${cleanLine(cb.error)}` : ""}`);
+  }
   out(`${c.bold("text")}\n${clean(msg.text).replace(/^/gm, "  ")}\n`);
   for (const d of m.deliveries) {
-    out(`${c.bold(clean(d.channel))} (${clean(`${d.type}, ${d.target}`)}): ${status(d.status)}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${cleanLine(d.error)}` : ""}`);
+    const due = d.status === "queued" ? when(d.due_at) : undefined;
+    out(`${c.bold(clean(d.channel))} (${clean(`${d.type}, ${d.target}`)}): ${status(d.status)}${due !== undefined ? ` (due ${localTime(due)})` : ""}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${cleanLine(d.error)}` : ""}`);
+    // The daemon sent it again after stopping during its request: the platform may show it twice.
+    if (d.possible_duplicate) out(c.yellow("  possible duplicate: pp stopped during a request for it, so it is sent again and may arrive twice"));
     for (const a of d.attempts_log) {
       const http = a.http_status === null ? "no answer" : `HTTP ${a.http_status}`;
       out(`  ${localTime(a.started_at)}  part ${a.part} try ${a.attempt}  ${a.outcome}  ${http}  ${a.latency_ms}ms${a.error ? `  ${cleanLine(a.error)}` : ""}`);
@@ -129,13 +158,16 @@ function showStats(log: PushLog, since: number | undefined, channel: string | un
   if (json) return out(JSON.stringify(rows, null, 2));
   if (rows.length === 0) return out(c.dim("no deliveries in this window"));
   const pct = (r: number | null) => (r === null ? "-" : `${(r * 100).toFixed(1)}%`);
+  // Only the daemon queues or expires deliveries: without one, the table stays as narrow as it was.
+  const daemon = rows.some((r) => r.queued || r.expired);
   out(
     table(
-      ["CHANNEL", "DELIVERIES", "FAILED", "PENDING", "SUCCESS", "P50", "P95"],
+      ["CHANNEL", "DELIVERIES", "FAILED", "PENDING", ...(daemon ? ["QUEUED", "EXPIRED"] : []), "SUCCESS", "P50", "P95"],
       rows.map((r) => {
         const rate = pct(r.success_rate);
         const colored = r.success_rate === null ? rate : r.success_rate >= 0.99 ? c.green(rate) : r.success_rate >= 0.9 ? c.yellow(rate) : c.red(rate);
-        return [r.channel, String(r.deliveries), r.failed ? c.red(String(r.failed)) : "0", String(r.pending), colored,
+        return [r.channel, String(r.deliveries), r.failed ? c.red(String(r.failed)) : "0", String(r.pending),
+          ...(daemon ? [String(r.queued ?? 0), r.expired ? c.red(String(r.expired)) : "0"] : []), colored,
           r.p50_ms === null ? "-" : `${r.p50_ms}ms`, r.p95_ms === null ? "-" : `${r.p95_ms}ms`];
       }),
     ),

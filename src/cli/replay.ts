@@ -7,7 +7,7 @@ import type { Format } from "../core/types.ts";
 import { expand, loadConfig, type Config } from "../config/load.ts";
 import { EXIT_STORE, storeError } from "../store/errors.ts";
 import type { MessageDetail } from "../store/pushlog.ts";
-import { chArg, configArg, jsonArg, repeated } from "./args.ts";
+import { chArg, configArg, jsonArg, repeated, serverAddress, serverArg } from "./args.ts";
 import { deadlineMs, deliveryLine, interruptible, parseSince, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, err, out } from "./out.ts";
 
@@ -30,9 +30,18 @@ export default defineCommand({
     deadline: { type: "string", description: "Overall deadline for each replayed message ($PP_DEADLINE, default defaults.deadline)", valueHint: "duration" },
     ...jsonArg,
     quiet: { type: "boolean", alias: ["q"], description: "No per-channel status lines" },
+    ...serverArg,
     ...configArg,
   },
   async run({ args, rawArgs }) {
+    const server = serverAddress(args.server, args.token);
+    if (server !== undefined) {
+      const client = await import("./client.ts");
+      return client.replayThrough({
+        server: client.serverOf(server, args.token), id: args.id, failed: !!args.failed, since: args.since, channels: repeated(rawArgs, ["ch", "c"]),
+        uncertain: !!args.uncertain, deadlineMs: deadlineMs(args.deadline, 120_000), json: !!args.json, quiet: !!args.quiet,
+      });
+    }
     const cfg = loadConfig(args.config);
     const chosen = repeated(rawArgs, ["ch", "c"]);
     const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);

@@ -52,7 +52,7 @@ export interface DeliveryResult {
    * What really happened, whatever the push log could record. `uncertain`: the platform may have it. `skipped`: a
    * replay left it alone, because another delivery of the same message delivered it, is sending it or may have.
    */
-  status: "delivered" | "failed" | "uncertain" | "skipped";
+  status: "delivered" | "failed" | "uncertain" | "skipped" | "expired";
   /** Why it was skipped. */
   skip?: "delivered" | "sending" | "uncertain";
   attempts: number;
@@ -163,16 +163,7 @@ export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOpti
     targets.map((t) => ({ channel: t.name, type: t.def.type, target: t.def.target(t.opts), parts: 1 })),
     { leaseUntil: o.deadline + storeWaitMs + LEASE_MARGIN_MS, ...(o.claim ? { claim: o.claim } : {}) },
   );
-  const stop = new AbortController();
-  const lost = new AbortController();
-  // setTimeout fires at once for anything over 2^31-1 ms (24.8 days): never hand it more.
-  const timer = setTimeout(() => stop.abort(), Math.min(MAX_TIMER_MS, Math.max(0, o.deadline - (o.clock?.now() ?? Date.now()))));
-  const run: Run = {
-    deadline: stop.signal,
-    halt: AbortSignal.any([stop.signal, lost.signal, ...(o.interrupt ? [o.interrupt] : [])]),
-    lost,
-    storeWaitMs,
-  };
+  const { run, timer } = startRun(o, storeWaitMs);
   try {
     // Each delivery renders in its own turn of the event loop, in the order they start: the channels that take
     // the text as written start first, so their requests are out before the others' rendering begins.
@@ -197,6 +188,60 @@ export async function dispatch(msg: Outgoing, targets: Target[], o: DispatchOpti
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function startRun(o: DispatchOptions, storeWaitMs: number): { run: Run; timer: ReturnType<typeof setTimeout> } {
+  const stop = new AbortController();
+  const lost = new AbortController();
+  // setTimeout fires at once for anything over 2^31-1 ms (24.8 days): never hand it more.
+  const timer = setTimeout(() => stop.abort(), Math.min(MAX_TIMER_MS, Math.max(0, o.deadline - (o.clock?.now() ?? Date.now()))));
+  const run: Run = {
+    deadline: stop.signal,
+    halt: AbortSignal.any([stop.signal, lost.signal, ...(o.interrupt ? [o.interrupt] : [])]),
+    lost,
+    storeWaitMs,
+  };
+  return { run, timer };
+}
+
+/** For a delivery taken from the daemon's queue. */
+export interface QueuedOptions extends Omit<DispatchOptions, "claim" | "trace"> {
+  /** A wait (rate limit or retry) longer than this is not slept: the delivery is handed back, deferred. */
+  deferAfterMs: number;
+  /** What reaching the deadline makes of it: `expired` when the message's own expiry set the deadline. */
+  deadlineStatus: "failed" | "expired";
+  /** Tries already made, by part, when the message was split into `parts` parts: retries count on from there. */
+  tried?: { parts: number; byPart: ReadonlyMap<number, number> };
+  /** Parts already accepted, by how many parts the message was split into: they are not sent again. */
+  accepted?: ReadonlyMap<number, ReadonlySet<number>>;
+}
+
+/** A queued delivery that has to wait: back to the queue, due at `until`; `reason` says why, for the push log. */
+export interface Deferred {
+  channel: string;
+  type: string;
+  status: "deferred";
+  until: number;
+  reason: string;
+  /** What it waits for: a rate-limit slot or a platform's block, a retry's backoff, or a stop of the daemon. */
+  cause: "rate_limit" | "retry" | "interrupt";
+  /** Requests made in this run. */
+  attempts: number;
+  sent: boolean;
+}
+
+/**
+ * Runs one delivery that the daemon's queue already recorded, through the same loop as dispatch(): rate limit,
+ * write-ahead attempts, classification, retries, deadline. Rather than sleeping through a long wait it returns
+ * Deferred, and on an interrupt it returns Deferred for now, so the delivery goes back to the queue.
+ */
+export async function deliverQueued(msg: Outgoing, t: Target, deliveryId: number, o: QueuedOptions): Promise<DeliveryResult | Deferred> {
+  const { run, timer } = startRun(o, o.storeWaitMs ?? STORE_WAIT_MS);
+  try {
+    return await deliver(t, deliveryId, o.accepted, msg, o, run, o);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** How long a failing push-log write is tried again (the store locked by another process, a disk briefly full). */
 export const STORE_WAIT_MS = 10_000;
@@ -261,7 +306,13 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function deliver(
   t: Target, deliveryId: number, accepted: Target["resume"], msg: Outgoing, o: DispatchOptions, run: Run,
-): Promise<DeliveryResult> {
+): Promise<DeliveryResult>;
+async function deliver(
+  t: Target, deliveryId: number, accepted: Target["resume"], msg: Outgoing, o: DispatchOptions, run: Run, queued: QueuedOptions,
+): Promise<DeliveryResult | Deferred>;
+async function deliver(
+  t: Target, deliveryId: number, accepted: Target["resume"], msg: Outgoing, o: DispatchOptions, run: Run, queued?: QueuedOptions,
+): Promise<DeliveryResult | Deferred> {
   const { now: clock, sleep } = o.clock ?? { now: Date.now, sleep: realSleep };
   const signal = run.deadline;
   const write = <T>(w: () => T) => persist(w, run, clock, sleep);
@@ -276,13 +327,20 @@ async function deliver(
   await nextTurn();
   const p = plan(t, msg.title, msg.text, msg.format, msg.createdAt);
   const n = p.parts.length;
-  const finish = async (status: "delivered" | "failed" | "uncertain", error: string | null): Promise<DeliveryResult> => {
+  const finish = async (status: "delivered" | "failed" | "uncertain" | "expired", error: string | null): Promise<DeliveryResult> => {
     const safe = error === null ? null : redact(error);
     const w = await write(() => o.recorder.finish(deliveryId, { status, attempts, latencyMs, error: safe }));
     return { channel: t.name, type: t.def.type, status, attempts, parts: Math.max(1, n), latencyMs, error: safe, recorded: w.ok, sent };
   };
+  /** Ended by the deadline: failed, or for a queued message whose expiry it was, expired. */
+  const timeUp = (error: string) => finish(queued?.deadlineStatus ?? "failed", error);
+  const defer = (until: number, reason: string, cause: Deferred["cause"]): Deferred =>
+    ({ channel: t.name, type: t.def.type, status: "deferred", until, reason: redact(reason), cause, attempts, sent });
+  /** A queued delivery goes back to the queue when the daemon stops, rather than failing. */
+  const interrupted = (): Deferred | undefined =>
+    queued && run.storeError === undefined && o.interrupt?.aborted ? defer(clock(), `${String(o.interrupt.reason)}; queued again`, "interrupt") : undefined;
   if (p.error) return finish("failed", p.error);
-  if (signal.aborted) return finish("failed", "deadline reached while rendering the message, before sending");
+  if (signal.aborted) return timeUp("deadline reached while rendering the message, before sending");
   const where = (i: number) => (n > 1 ? `part ${i + 1}/${n}: ` : "");
   // Why nothing more starts, when something stops it: an interrupt, or a push log that cannot be written.
   const stopReason = (): string | undefined =>
@@ -294,12 +352,16 @@ async function deliver(
   const unwritable = (i: number) => finish("failed", `${where(i)}not sent: the push log cannot be written`);
   const done = accepted?.get(n);
 
+  const tried = queued?.tried?.parts === n ? queued.tried.byPart : undefined;
   for (let i = 0; i < n; i++) {
     if (done?.has(i + 1)) continue;
     let lastError = "";
-    for (let attempt = 1; ; attempt++) {
+    const first = (tried?.get(i + 1) ?? 0) + 1;
+    for (let attempt = first; ; attempt++) {
+      const back = interrupted();
+      if (back) return back;
       const stopped = halted();
-      if (stopped) return finish("failed", `${where(i)}${attempt === 1 ? stopped : `${lastError} (not retried: ${stopReason()})`}`);
+      if (stopped) return finish("failed", `${where(i)}${attempt === first ? stopped : `${lastError} (not retried: ${stopReason()})`}`);
       // Wait for a rate-limit slot shared with every other pp process.
       let announced = false;
       for (;;) {
@@ -307,25 +369,30 @@ async function deliver(
         if (!acquired.ok) return unwritable(i);
         const { ms: wait, block } = acquired.value;
         if (wait === 0) break;
+        // A platform's block is named with its cause, so our own limit is not blamed for it.
+        const why = () => block ? `${block.cause}; blocked until ${new Date(block.until).toISOString()}` : t.rateText ? `limit ${t.rateText}` : "the platform asked to slow down";
         if (clock() + wait > o.deadline || signal.aborted) {
-          // A platform's block is named with its cause, so our own limit is not blamed for it.
-          const why = block ? `${block.cause}; blocked until ${new Date(block.until).toISOString()}` : t.rateText ? `limit ${t.rateText}` : "the platform asked to slow down";
-          return finish("failed", `${where(i)}deadline reached: the next rate-limit slot is ${fmtMs(wait)} away (${why})`);
+          return timeUp(`${where(i)}deadline reached: the next rate-limit slot is ${fmtMs(wait)} away (${why()})`);
+        }
+        if (queued && wait > queued.deferAfterMs) {
+          return defer(clock() + wait, `${where(i)}waiting ${fmtMs(wait)} for a rate-limit slot (${why()})`, "rate_limit");
         }
         if (wait > 1000 && !announced) {
           o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "rate_limit", ...(block ? { cause: block.cause } : {}) });
           announced = true;
         }
         await sleep(wait, run.halt);
-        const why = halted();
-        if (why) return finish("failed", `${where(i)}${why}`);
+        const back = interrupted();
+        if (back) return back;
+        const stop = halted();
+        if (stop) return finish("failed", `${where(i)}${stop}`);
       }
       const now = clock();
       const req = t.def.build(p.parts[i]!, { title: p.titles[i], format: msg.format, index: i, total: n, now }, t.opts);
       const remaining = o.deadline - now;
       // Write-ahead: a request that cannot be recorded is not sent; one recorded as sending but never answered
       // (pp killed) is uncertain, and no replay sends it again unasked.
-      if (remaining <= 0) return finish("failed", `${where(i)}deadline reached before sending`);
+      if (remaining <= 0) return timeUp(`${where(i)}deadline reached before sending`);
       const started = await write(() => o.recorder.sending({ deliveryId, part: i + 1, parts: n, attempt, startedAt: now }));
       if (!started.ok) return unwritable(i);
       sent = true;
@@ -369,7 +436,10 @@ async function deliver(
       }
       const wait = backoff(attempt, outcome, random);
       if (signal.aborted || clock() + wait > o.deadline) {
-        return finish("failed", `${where(i)}${error} (deadline reached before retry ${attempt})`);
+        return timeUp(`${where(i)}${error} (deadline reached before retry ${attempt})`);
+      }
+      if (queued && wait > queued.deferAfterMs) {
+        return defer(clock() + wait, `${where(i)}${error} (attempt ${attempt + 1} in ${fmtMs(wait)})`, "retry");
       }
       if (wait > 1000) o.onEvent?.({ type: "wait", channel: t.name, ms: wait, reason: "retry", ...(outcome.wait ? { cause: outcome.wait.cause } : {}) });
       lastError = error ?? "";

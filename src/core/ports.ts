@@ -50,8 +50,9 @@ export interface AttemptEnd {
   error: string | null;
   response: string | null;
 }
-export type DeliveryStatus = "pending" | "delivered" | "failed" | "uncertain";
-export interface DeliveryEnd { status: "delivered" | "failed" | "uncertain"; attempts: number; latencyMs: number; error: string | null }
+/** `queued`: waiting in the daemon's queue, owned by no process; `expired`: its message's expires_at passed first. */
+export type DeliveryStatus = "queued" | "pending" | "delivered" | "failed" | "uncertain" | "expired";
+export interface DeliveryEnd { status: "delivered" | "failed" | "uncertain" | "expired"; attempts: number; latencyMs: number; error: string | null }
 
 export interface RateLimit { count: number; windowMs: number }
 
@@ -76,3 +77,68 @@ export const nullRecorder: Recorder = {
   answered: () => {},
   finish: () => {},
 };
+
+/**
+ * What the daemon's HTTP layer needs from the store (SQLite now; a PostgreSQL backend shared by several daemons
+ * later implements the same). Every API message is a push-log message with source "api".
+ */
+export interface Inbox {
+  /**
+   * Commits the message and one queued delivery per channel, durably (against power loss, not only a crash),
+   * and resolves once that commit is done. Concurrent calls share one commit.
+   */
+  enqueue(e: Enqueue): Promise<EnqueueResult>;
+  /** One message as `pp log show --json` shows it (by id or unique prefix), or null. */
+  message(idOrPrefix: string): import("../store/view.ts").MessageView | null;
+  /**
+   * Messages newest first, each as message() shows it, and the cursor of the next page (null on the last). A cursor
+   * this store did not give out throws a PpError with code "usage".
+   */
+  messages(q: MessageQuery): { messages: import("../store/view.ts").MessageView[]; next: string | null };
+  /** Deliveries queued or being sent. */
+  depth(): number;
+  /** Whether the store can be written now (for /healthz). */
+  writable(): boolean;
+}
+
+export interface Enqueue {
+  message: MessageRecord;
+  deliveries: DeliveryStart[];
+  /** POSTed once when every delivery has ended. */
+  callbackUrl?: string;
+  /** Unix ms after which what is not delivered is recorded as expired. */
+  expiresAt?: number;
+  /** The client's request id (X-Ppt-Request-ID / Idempotency-Key), echoed in answers. */
+  requestId?: string;
+  /**
+   * `key`: the client's key scoped to its token (hashed); `fingerprint`: a hash of what the request asks for.
+   * A repeat of the key within `windowMs` with the same fingerprint gets the first message; with another, a conflict.
+   */
+  idempotency?: { key: string; fingerprint: string; windowMs: number };
+  /** A replay (message.replayOf set): skip what the original's family has, as Recorder.begin does. */
+  claim?: { force: boolean; uncertain: boolean };
+  /** Refuse when this many deliveries are already queued. */
+  queueMax?: number;
+}
+
+export type EnqueueResult =
+  | { kind: "queued"; id: string; skipped: { channel: string; reason: string }[] }
+  /** A repeat within the window: nothing new was queued; `id` is the first message's, `requestId` its request id. */
+  | { kind: "repeat"; id: string; requestId?: string }
+  /** The key was used within the window for a different request. */
+  | { kind: "conflict"; id: string }
+  /** A replay where every channel was skipped: nothing queued. */
+  | { kind: "nothing"; skipped: { channel: string; reason: string }[] }
+  /** queue_max deliveries are already waiting. */
+  | { kind: "full"; retryAfterMs: number };
+
+export interface MessageQuery {
+  /** Messages with at least one delivery in this status. */
+  status?: DeliveryStatus;
+  channel?: string;
+  /** Unix ms. */
+  since?: number;
+  limit: number;
+  /** Opaque, from the previous page's `next`. */
+  cursor?: string;
+}

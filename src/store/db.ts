@@ -59,6 +59,34 @@ const MIGRATIONS: string[] = [
    ALTER TABLE deliveries ADD COLUMN lease_until INTEGER; -- unix ms after which a pending delivery is abandoned whoever owns it
    ALTER TABLE rate_blocks ADD COLUMN cause TEXT;         -- what the platform said, for pp channels
    ALTER TABLE rate_blocks ADD COLUMN since INTEGER;`,
+  // The daemon's queue. A delivery that went through it has a due_at (set when it is queued, kept afterwards), which
+  // tells it from a CLI send: an abandoned one is resumed by the daemon rather than settled as failed or uncertain.
+  `ALTER TABLE messages ADD COLUMN expires_at INTEGER;             -- unix ms after which what is not delivered is expired
+   ALTER TABLE messages ADD COLUMN request_id TEXT;                -- the client's X-Ppt-Request-ID / Idempotency-Key
+   ALTER TABLE deliveries ADD COLUMN due_at INTEGER;               -- unix ms when a queued delivery is next tried
+   ALTER TABLE deliveries ADD COLUMN possible_duplicate INTEGER NOT NULL DEFAULT 0; -- sent again after a crash during its request
+   ALTER TABLE deliveries ADD COLUMN skip_accepted INTEGER NOT NULL DEFAULT 0;      -- a replay: skip parts the original's family had accepted
+   CREATE INDEX deliveries_queued ON deliveries(channel, due_at) WHERE status = 'queued';
+   CREATE INDEX messages_created ON messages(created_at, id);
+   CREATE TABLE idempotency (
+     key         TEXT PRIMARY KEY,         -- the client's key scoped to its token, hashed
+     fingerprint TEXT NOT NULL,            -- a hash of what the request asked for
+     message_id  TEXT NOT NULL,
+     request_id  TEXT,
+     created_at  INTEGER NOT NULL
+   );
+   CREATE INDEX idempotency_created ON idempotency(created_at);
+   CREATE TABLE callbacks (
+     message_id  TEXT PRIMARY KEY REFERENCES messages(id),
+     url         TEXT NOT NULL,
+     status      TEXT NOT NULL,            -- waiting (deliveries not ended) | queued | sent | failed
+     attempts    INTEGER NOT NULL DEFAULT 0,
+     due_at      INTEGER,
+     http_status INTEGER,
+     error       TEXT,
+     updated_at  INTEGER NOT NULL
+   );
+   CREATE INDEX callbacks_due ON callbacks(due_at) WHERE status = 'queued';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

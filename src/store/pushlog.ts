@@ -21,6 +21,10 @@ export interface LogRow {
   text: string;
   format: string;
   replay_of: string | null;
+  /** 1 when the daemon sent it again after a crash during its request: it may have arrived twice. */
+  possible_duplicate?: number;
+  /** For a delivery that went through the daemon's queue: when it is (or was last) due. */
+  due_at?: number | null;
 }
 
 export interface LogFilter {
@@ -47,8 +51,22 @@ export interface AttemptRow {
 }
 
 export interface MessageDetail {
-  message: { id: string; created_at: number; title: string | null; text: string; format: string; source: string; replay_of: string | null; targets: string[] };
+  message: {
+    id: string; created_at: number; title: string | null; text: string; format: string; source: string; replay_of: string | null; targets: string[];
+    expires_at: number | null; request_id: string | null;
+  };
   deliveries: (LogRow & { attempts_log: AttemptRow[] })[];
+  /** The message's callback, when it asked for one (the URL is left out: it may carry a token). */
+  callback: CallbackRow | null;
+}
+
+export interface CallbackRow {
+  status: "waiting" | "queued" | "sent" | "failed";
+  attempts: number;
+  due_at: number | null;
+  http_status: number | null;
+  error: string | null;
+  updated_at: number;
 }
 
 export interface StatRow {
@@ -58,13 +76,15 @@ export interface StatRow {
   failed: number;
   uncertain: number;
   pending: number;
+  queued: number;
+  expired: number;
   success_rate: number | null;   // delivered / (delivered + failed)
   p50_ms: number | null;
   p95_ms: number | null;
 }
 
 const SELECT_ROWS = `SELECT m.id, d.id AS delivery_id, d.channel, d.type, d.target, d.status, d.attempts, d.parts,
-  d.latency_ms, d.error, d.created_at, d.updated_at, m.title, m.text, m.format, m.replay_of
+  d.latency_ms, d.error, d.created_at, d.updated_at, m.title, m.text, m.format, m.replay_of, d.possible_duplicate, d.due_at
   FROM deliveries d JOIN messages m ON m.id = d.message_id`;
 
 /** Who owns the deliveries this process records: "host:pid". */
@@ -112,7 +132,15 @@ const familyRows = (join = "") => `deliveries d INDEXED BY deliveries_message JO
   WHERE d.message_id IN (SELECT ?1 UNION ALL SELECT id FROM messages INDEXED BY messages_replay WHERE replay_of IS NOT NULL AND replay_of = ?1)
   AND d.channel = ?2`;
 
-interface FamilyRow { id: number; message_id: string; status: DeliveryStatus; owner: string | null; lease_until: number | null; in_flight: number }
+interface FamilyRow { id: number; message_id: string; status: DeliveryStatus; owner: string | null; lease_until: number | null; in_flight: number; due_at: number | null }
+
+/**
+ * A delivery the daemon has queued, or took from its queue and is sending: even when its daemon is gone, the
+ * next start resumes it, so nobody else sends or settles it meanwhile.
+ */
+export function inDaemon(r: { status: string; due_at?: number | null }): boolean {
+  return r.status === "queued" || (r.status === "pending" && r.due_at !== null && r.due_at !== undefined);
+}
 
 /** The push log: every message, every delivery to a channel and every attempt. */
 export class PushLog implements Recorder {
@@ -164,18 +192,23 @@ export class PushLog implements Recorder {
    * Whether this process may send `channel` for the original message `root`; settles the family's abandoned
    * pending deliveries on the way (failed, or uncertain when a request was in flight), so history reads right.
    */
-  private claim(root: string, channel: string, c: { force: boolean; uncertain: boolean }, now: number): Begun {
+  claim(root: string, channel: string, c: { force: boolean; uncertain: boolean }, now: number): Begun {
     const rows = this.db
       .query(
-        `SELECT d.id, m.id AS message_id, d.status, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight
+        `SELECT d.id, m.id AS message_id, d.status, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight, d.due_at
          FROM ${familyRows()} ORDER BY d.id`,
       )
       .all(root, channel) as FamilyRow[];
     let sending: FamilyRow | undefined;
+    let queued: FamilyRow | undefined;
     let delivered: FamilyRow | undefined;
     let uncertain: FamilyRow | undefined;
     for (const r of rows) {
       let status = r.status;
+      if (inDaemon(r)) {
+        queued ??= r;
+        continue;
+      }
       if (status === "pending") {
         if (!abandoned(r.owner, r.lease_until, now, this.host)) {
           sending ??= r;
@@ -187,6 +220,7 @@ export class PushLog implements Recorder {
       if (status === "uncertain") uncertain ??= r;
     }
     if (sending) return { id: null, skip: "sending", reason: `being sent by ${ownerText(sending.owner, this.host)} (message ${sending.message_id})` };
+    if (queued) return { id: null, skip: "sending", reason: `queued in the daemon (message ${queued.message_id})` };
     if (delivered && !c.force) return { id: null, skip: "delivered", reason: `already delivered (message ${delivered.message_id})` };
     if (uncertain && !c.force && !c.uncertain) {
       return { id: null, skip: "uncertain", reason: `may have arrived: a request was in flight when pp stopped (message ${uncertain.message_id})` };
@@ -269,13 +303,14 @@ export class PushLog implements Recorder {
     const now = Date.now();
     const rows: LogRow[] = [];
     type Row = LogRow & Omit<FamilyRow, "id" | "message_id" | "status">;
-    const statements = (["failed", "uncertain", "pending"] as const).map((status) => ({ status, q: this.db.prepare(sql) }));
+    const statements = (["failed", "uncertain", "pending", "expired"] as const).map((status) => ({ status, q: this.db.prepare(sql) }));
     const streams = statements.map(({ status, q }) => q.iterate(status, ...params) as IterableIterator<Row>);
     for (const r of newestFirst(streams)) {
       if (rows.length >= limit) break;
       const { owner, lease_until, in_flight, ...row } = r;
       if (row.status === "pending") {
-        if (!abandoned(owner, lease_until, now, this.host)) continue;
+        // The daemon resumes its own deliveries when it starts again: they are not failed.
+        if (inDaemon(row) || !abandoned(owner, lease_until, now, this.host)) continue;
         const who = ownerText(owner, this.host);
         row.error ??= in_flight ? `${who} stopped during a request: the platform may have received it` : `${who} stopped before finishing`;
       }
@@ -292,13 +327,21 @@ export class PushLog implements Recorder {
     const rows = this.db.query("SELECT * FROM messages WHERE id >= ? AND id < ? ORDER BY id LIMIT 2").all(id, `${id}\u{10FFFF}`) as any[];
     if (rows.length !== 1 && rows[0]?.id !== id) return null;
     const m = rows[0];
+    return this.detail(m);
+  }
+
+  /** A message row (SELECT * FROM messages) with its deliveries, their attempts and its callback. */
+  detail(m: any): MessageDetail {
     const deliveries = (this.db.query(`${SELECT_ROWS} WHERE d.message_id = ? ORDER BY d.id`).all(m.id) as LogRow[]).map((d) => ({
       ...d,
       attempts_log: this.db
         .query("SELECT part, attempt, started_at, latency_ms, http_status, outcome, error, response FROM attempts WHERE delivery_id = ? ORDER BY id")
         .all(d.delivery_id) as AttemptRow[],
     }));
-    return { message: { ...m, targets: JSON.parse(m.targets) }, deliveries };
+    const callback = this.db
+      .query("SELECT status, attempts, due_at, http_status, error, updated_at FROM callbacks WHERE message_id = ?")
+      .get(m.id) as CallbackRow | null;
+    return { message: { ...m, targets: JSON.parse(m.targets) }, deliveries, callback };
   }
 
   /** Whether more than one message starts with this prefix (to explain a failed lookup). */
@@ -313,7 +356,7 @@ export class PushLog implements Recorder {
    * Oldest first. Whether it may really be sent is decided by the claim, when it is sent.
    */
   unrecovered(since: number, channel?: string): { root: string; channel: string }[] {
-    const sql = `SELECT coalesce(m.replay_of, m.id) AS root, d.channel, d.status, d.owner, d.lease_until
+    const sql = `SELECT coalesce(m.replay_of, m.id) AS root, d.channel, d.status, d.owner, d.lease_until, d.due_at
       FROM deliveries d JOIN messages m ON m.id = d.message_id
       WHERE d.status IN ('failed', 'uncertain', 'pending') AND d.created_at >= ?${channel ? " AND d.channel = ?" : ""}
         AND NOT ${FAMILY_DELIVERED}
@@ -321,9 +364,9 @@ export class PushLog implements Recorder {
     const now = Date.now();
     const seen = new Set<string>();
     const todo: { root: string; channel: string }[] = [];
-    const rows = this.db.query(sql).all(...(channel ? [since, channel] : [since])) as { root: string; channel: string; status: string; owner: string | null; lease_until: number | null }[];
+    const rows = this.db.query(sql).all(...(channel ? [since, channel] : [since])) as { root: string; channel: string; status: string; owner: string | null; lease_until: number | null; due_at: number | null }[];
     for (const r of rows) {
-      if (r.status === "pending" && !abandoned(r.owner, r.lease_until, now, this.host)) continue;
+      if (r.status === "pending" && (inDaemon(r) || !abandoned(r.owner, r.lease_until, now, this.host))) continue;
       const key = JSON.stringify([r.root, r.channel]);
       if (seen.has(key)) continue;
       seen.add(key);
@@ -360,15 +403,17 @@ export class PushLog implements Recorder {
     const rows = this.db
       .query(`SELECT channel, status, latency_ms FROM deliveries${index}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`)
       .values(...params) as [string, string, number | null][];
-    const by = new Map<string, { delivered: number; failed: number; uncertain: number; pending: number; latencies: number[] }>();
+    const by = new Map<string, { delivered: number; failed: number; uncertain: number; pending: number; queued: number; expired: number; latencies: number[] }>();
     for (const [ch, status, latency] of rows) {
       let s = by.get(ch);
-      if (!s) by.set(ch, (s = { delivered: 0, failed: 0, uncertain: 0, pending: 0, latencies: [] }));
+      if (!s) by.set(ch, (s = { delivered: 0, failed: 0, uncertain: 0, pending: 0, queued: 0, expired: 0, latencies: [] }));
       if (status === "delivered") {
         s.delivered++;
         if (latency !== null) s.latencies.push(latency);
       } else if (status === "failed") s.failed++;
       else if (status === "uncertain") s.uncertain++;
+      else if (status === "queued") s.queued++;
+      else if (status === "expired") s.expired++;
       else s.pending++;
     }
     return [...by.entries()]
@@ -377,7 +422,8 @@ export class PushLog implements Recorder {
         const l = s.latencies.sort((a, b) => a - b);
         const done = s.delivered + s.failed;
         return {
-          channel: ch, deliveries: done + s.uncertain + s.pending, delivered: s.delivered, failed: s.failed, uncertain: s.uncertain, pending: s.pending,
+          channel: ch, deliveries: done + s.uncertain + s.pending + s.queued + s.expired, delivered: s.delivered, failed: s.failed, uncertain: s.uncertain,
+          pending: s.pending, queued: s.queued, expired: s.expired,
           success_rate: done ? s.delivered / done : null, p50_ms: pct(l, 0.5), p95_ms: pct(l, 0.95),
         };
       });
