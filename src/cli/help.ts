@@ -15,7 +15,7 @@ export interface HelpStyle {
 type Row = [label: string, text: string];
 
 const SEND_EXITS: Row[] = [
-  ["0", "success: every delivery succeeded"],
+  ["0", "success: every delivery succeeded (with --server: the daemon has queued the message)"],
   ["1", "at least one delivery failed (see `pp log --failed`, resend with `pp replay --failed`)"],
   ["2", "usage or configuration error; nothing was sent"],
   ["3", "the push log cannot be opened or written; nothing was sent"],
@@ -26,6 +26,8 @@ const SEND_EXITS: Row[] = [
 
 const OUTPUT_EXIT: Row = ["5", "the output could not be written to stdout (full or closed)"];
 
+const SERVER_EXIT: Row = ["6", "--server: the daemon could not be reached or is unavailable (no answer, 5xx, still busy at the deadline); nothing was queued, unless stderr says the connection dropped after the request went out"];
+
 /** What each command's exit status can mean, by command path. A subcommand without its own entry uses its parent's. */
 const EXITS: ReadonlyMap<string, Row[]> = new Map([
   ["", [
@@ -35,15 +37,17 @@ const EXITS: ReadonlyMap<string, Row[]> = new Map([
     ["3", "the push log cannot be opened or written; nothing was sent"],
     ["4", "sent, but the outcome could not be written to the push log (send, replay)"],
     ["5", "the output could not be written to stdout (full or closed)"],
+    ["6", "--server: the daemon could not be reached or is unavailable; nothing was queued (send, log, replay)"],
     ["129, 130, 143", "interrupted by SIGHUP, SIGINT or SIGTERM"],
   ]],
-  ["send", SEND_EXITS],
+  ["send", [...SEND_EXITS.slice(0, 6), SERVER_EXIT, SEND_EXITS[6]!]],
   ["replay", [
     ["0", "success: every replayed delivery succeeded (or nothing was left to replay)"],
     ["1", "at least one delivery failed again (`pp log --failed` lists it)"],
     ...SEND_EXITS.slice(2, 4),
     ["4", "sent, but the outcome could not be written to the push log; stderr lists each channel's outcome"],
     ["5", "the result could not be written to stdout (full or closed); stderr has the new message id"],
+    SERVER_EXIT,
     SEND_EXITS[6]!,
   ]],
   ["test", [
@@ -59,6 +63,7 @@ const EXITS: ReadonlyMap<string, Row[]> = new Map([
     ["2", "usage or configuration error: a bad --since or --limit, or a message id not in the push log"],
     ["3", "the push log cannot be opened or read"],
     OUTPUT_EXIT,
+    SERVER_EXIT,
   ]],
   ["channels", [
     ["0", "success"],
@@ -89,6 +94,12 @@ const EXITS: ReadonlyMap<string, Row[]> = new Map([
     ["0", "success"],
     ["2", "usage error (an unknown shell)"],
     OUTPUT_EXIT,
+  ]],
+  ["serve", [
+    ["0", "stopped by SIGTERM or SIGINT after finishing requests in flight; what was not delivered stays queued for the next start"],
+    ["2", "usage or configuration error, no token where one is required, the address cannot be listened on, or the user to switch to does not exist; nothing was started"],
+    ["3", "the push log (which holds the queue) cannot be opened"],
+    ["130, 143", "a second SIGINT or SIGTERM cut the drain short; deliveries in flight are taken up again at the next start"],
   ]],
 ]);
 

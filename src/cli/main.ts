@@ -21,6 +21,7 @@ export const commands: Record<string, Loader> = {
   replay: () => import("./replay.ts"),
   channels: () => import("./channels.ts"),
   config: () => import("./config.ts"),
+  serve: () => import("./serve.ts"),
   completion: () => import("./completion.ts"),
   // Hidden: what the completion scripts ask for (recent message ids).
   __complete: () => import("./complete.ts"),

@@ -7,6 +7,7 @@ import type { Target } from "../core/dispatch.ts";
 import type { ChannelDef } from "../core/types.ts";
 import { PpError } from "../core/errors.ts";
 import { didYouMean } from "../core/suggest.ts";
+import { ServeSchema, serveSection, type ServeSection } from "../server/settings.ts";
 import { configCandidates, defaultDbPath, expandHome } from "./paths.ts";
 import { quickExists, quickRead } from "./read.ts";
 
@@ -20,6 +21,8 @@ export interface Config {
   dbPath: string;
   channels: Map<string, Target>;
   groups: Map<string, string[]>;
+  /** The [serve] section as written (src/server/settings.ts merges it with flags, environment and defaults). */
+  serve?: ServeSection;
 }
 
 const DEFAULTS = { retries: 3, timeout: "10s", deadline: "2m" };
@@ -57,6 +60,7 @@ const TopSchema = v.strictObject({
   log: v.optional(v.strictObject({ path: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))) })),
   channels: v.optional(table),
   groups: v.optional(table),
+  serve: v.optional(ServeSchema),
 });
 const memberList = v.array(v.string());
 
@@ -274,12 +278,18 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   defaults.forEach((m, i) => {
     if (!channels.has(m) && !groups.has(m)) fail(file, `defaults.channels[${i}]`, `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
   });
+  if (cfg.serve?.token !== undefined && cfg.serve.tokens !== undefined) fail(file, "serve.token", "give either token or tokens, not both; tokens = [...] takes several");
+  const serve = cfg.serve === undefined ? undefined : serveSection(cfg.serve);
+  serve?.channels?.forEach((m, i) => {
+    if (!channels.has(m) && !groups.has(m)) fail(file, `serve.channels[${i}]`, `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
+  });
   const result: Config = {
     file,
     defaults: { channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: parseDuration(cfg.defaults?.deadline ?? DEFAULTS.deadline) },
     dbPath: expandHome(process.env.PP_DB || cfg.log?.path || defaultDbPath()),
     channels,
     groups,
+    ...(serve ? { serve } : {}),
   };
   // A cycle would make group expansion loop; find it now rather than at send time.
   expand(result, [...groups.keys()]);

@@ -41,7 +41,7 @@ describe("a misspelt command gets the nearest one", () => {
 
   test("nothing close: the commands are listed, hidden ones left out", () => {
     const r = pp(["deploy"]);
-    expect(r.stderr).toBe('pp: unknown command "deploy"; commands are: send, test, log, replay, channels, config, completion\n');
+    expect(r.stderr).toBe('pp: unknown command "deploy"; commands are: send, test, log, replay, channels, config, serve, completion\n');
     expect(r.code).toBe(2);
   });
 
@@ -86,7 +86,7 @@ describe("a misspelt option gets the nearest one", () => {
   test("before the command, only the global options are offered", () => {
     expect(pp(["--confg", "x.toml", "send", "hi"]).stderr).toBe('pp: unknown option "--confg"; did you mean "--config"?\n');
     expect(pp(["--bogus", "send"]).stderr).toStartWith('pp: unknown option "--bogus" before the command; only --config');
-    expect(pp(["--json"]).stderr).toBe("pp: no command after --json; commands are: send, test, log, replay, channels, config, completion (pp --help)\n");
+    expect(pp(["--json"]).stderr).toBe("pp: no command after --json; commands are: send, test, log, replay, channels, config, serve, completion (pp --help)\n");
   });
 
   test("end to end, one line on stderr, exit 2", () => {

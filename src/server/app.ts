@@ -1,0 +1,178 @@
+import { newId } from "../core/id.ts";
+import { redactor, secretsOf } from "../core/redact.ts";
+import { RateGate } from "./auth.ts";
+import type { AppContext } from "./context.ts";
+import { ApiError, errorAnswer, type Shape } from "./errors.ts";
+import { getMessage, healthz, listMessages, metrics, postText, reload, replay } from "./routes/api.ts";
+import { isPush, sendRoute, sendTokenRoute, tokenRoute } from "./routes/compat.ts";
+import { pageRoute } from "./routes/pages.ts";
+import { swaggerRoute } from "./routes/swagger.ts";
+import type { Call } from "./submit.ts";
+
+type Handler = (call: Call, params: Map<string, string>) => Promise<Response>;
+
+interface Route {
+  /** As the log line and the metrics show it: never the path itself, which may hold a token. */
+  template: string;
+  segments: string[];
+  methods: Map<string, Handler>;
+  shape: Shape;
+  /** HEAD is answered as GET without a body (only where GET changes nothing). */
+  head: boolean;
+}
+
+const route = (template: string, methods: Record<string, Handler>, shape: Shape = "native", head = false): Route => ({
+  template, segments: template.split("/").slice(1), methods: new Map(Object.entries(methods)), shape, head,
+});
+
+/** GET /send without push parameters is the send page; with them, pushplus's push. */
+const sendGet: Handler = async (call) => (isPush(call.url) ? sendRoute(call) : ((await pageRoute(call.req, call.url, call.ctx)) ?? sendRoute(call)));
+
+const ROUTES: Route[] = [
+  route("/healthz", { GET: healthz }, "native", true),
+  route("/metrics", { GET: metrics }, "native", true),
+  route("/api/text", { POST: postText }),
+  route("/api/messages", { GET: listMessages }, "native", true),
+  route("/api/messages/:id", { GET: getMessage }, "native", true),
+  route("/api/messages/:id/replay", { POST: replay }),
+  route("/-/reload", { POST: reload }),
+  route("/send", { GET: sendGet, POST: sendRoute }, "compat"),
+  route("/send/:token", { GET: sendTokenRoute, POST: sendTokenRoute, PUT: sendTokenRoute }, "compat"),
+];
+
+/** MsgFlow's token routes: any path of two or three segments that does not start with a reserved one. */
+const TOKEN_ROUTES: Route[] = [
+  route("/:token/:body", { GET: tokenRoute, POST: tokenRoute }, "compat"),
+  route("/:token/:title/:body", { GET: tokenRoute, POST: tokenRoute }, "compat"),
+];
+
+/** First path segments that are pp's own and never read as a token. */
+const RESERVED = new Set(["api", "swagger", "-", "send", "log", "healthz", "metrics", "login", "logout"]);
+
+function match(r: Route, segments: string[]): Map<string, string> | null {
+  if (r.segments.length !== segments.length) return null;
+  const params = new Map<string, string>();
+  for (let i = 0; i < segments.length; i++) {
+    const want = r.segments[i]!;
+    const got = segments[i]!;
+    if (want.startsWith(":")) {
+      if (got === "") return null;
+      params.set(want.slice(1), got);
+    } else if (want !== got) return null;
+  }
+  return params;
+}
+
+type Found = { route: Route; params: Map<string, string> } | { page: string } | null;
+
+function find(segments: string[]): Found {
+  for (const r of ROUTES) {
+    const params = match(r, segments);
+    if (params) return { route: r, params };
+  }
+  const first = segments[0]!;
+  if (!RESERVED.has(first)) {
+    for (const r of TOKEN_ROUTES) {
+      const params = match(r, segments);
+      if (params) return { route: r, params };
+    }
+  }
+  // Everything else may be a page (/log/..., /login) or nothing; its template names only the first segment.
+  if (first === "api" || first === "-") return null;
+  return { page: first === "" ? "/" : `/${RESERVED.has(first) ? first : ":path"}${segments.length > 1 ? "/*" : ""}` };
+}
+
+export interface AppOptions {
+  /** The clock of rate limits and message ids (tests move it). */
+  now?: () => number;
+}
+
+/**
+ * The daemon's HTTP app: a Request (and the client's address, for anonymous rate limits) to a Response, with no
+ * socket, so that tests call it directly. Every request gets an id, one log line and a metrics count; errors are
+ * rendered from the catalogue in the route's shape, and nothing unexpected ever shows a stack.
+ */
+export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, ip?: string) => Promise<Response> {
+  const now = o.now ?? Date.now;
+  const gate = new RateGate(now);
+  return async (req, ip) => {
+    const started = performance.now();
+    const requestId = newId(now());
+    let template = "*";
+    let shape: Shape = "native";
+    let logError: string | undefined;
+    let res: Response;
+    try {
+      const url = new URL(req.url);
+      const segments = url.pathname.split("/").slice(1);
+      const found = find(segments);
+      if (found && "route" in found) {
+        template = found.route.template;
+        shape = found.route.shape;
+      } else if (found) template = found.page;
+      const call: Call = { ctx, req, url, requestId, ip, now, gate };
+      res = await handle(call, found, segments);
+    } catch (e) {
+      if (e instanceof ApiError) {
+        res = errorAnswer(e, shape, requestId, (s) => hideSecrets(s, ctx));
+        if (e.detail !== undefined) logError = describe(e.detail, ctx);
+      } else {
+        logError = describe(e, ctx);
+        res = errorAnswer(new ApiError("internal", `internal error; the server log has the details under request ${requestId}`), shape, requestId);
+      }
+    }
+    try {
+      res.headers.set("X-Pp-Request-Id", requestId);
+    } catch {}
+    const line = { method: req.method, route: template, status: res.status, latencyMs: Math.round((performance.now() - started) * 1000) / 1000, requestId, ...(logError === undefined ? {} : { error: logError }) };
+    try {
+      ctx.events.request(line);
+      ctx.logRequest(line);
+    } catch {}
+    return res;
+  };
+}
+
+async function handle(call: Call, found: Found, segments: string[]): Promise<Response> {
+  const { ctx, req } = call;
+  if (ctx.draining()) {
+    if (segments.length === 1 && segments[0] === "healthz") return healthz(call);
+    throw new ApiError("unavailable", "the server is shutting down; try again shortly", { "Retry-After": "5" });
+  }
+  if (found === null) throw new ApiError("not_found", "no such route");
+  if ("page" in found) {
+    if (segments.length === 1 && segments[0] === "" && (req.method === "GET" || req.method === "HEAD")) {
+      return new Response(null, { status: 302, headers: { Location: "/send" } });
+    }
+    if (segments[0] === "swagger" && req.method !== "GET" && req.method !== "HEAD") {
+      throw new ApiError("method_not_allowed", `${req.method.slice(0, 20)} is not allowed here; use GET, HEAD`, { Allow: "GET, HEAD" });
+    }
+    const page = segments[0] === "swagger" ? swaggerRoute(call.url) : await pageRoute(req, call.url, ctx);
+    if (page) return page;
+    throw new ApiError("not_found", "no such route");
+  }
+  const { route: r, params } = found;
+  const asGet = req.method === "HEAD" && r.head;
+  const handler = r.methods.get(asGet ? "GET" : req.method);
+  if (!handler) {
+    const allow = [...r.methods.keys(), ...(r.head ? ["HEAD"] : [])].join(", ");
+    throw new ApiError("method_not_allowed", `${req.method.slice(0, 20)} is not allowed here; use ${allow}`, { Allow: allow });
+  }
+  const res = await handler(call, params);
+  return asGet ? new Response(null, { status: res.status, headers: res.headers }) : res;
+}
+
+/** An unexpected error for the log: its message only (no stack), with every token and channel secret hidden. */
+function describe(e: unknown, ctx: AppContext): string {
+  const text = (typeof e === "string" ? e : e instanceof Error ? `${e.name}: ${e.message}` : String(e)).replace(/\s+/g, " ").slice(0, 500);
+  return hideSecrets(text, ctx);
+}
+
+function hideSecrets(text: string, ctx: AppContext): string {
+  try {
+    return redactor([...ctx.settings().tokens, ...secretsOf(ctx.config().channels.values())])(text);
+  } catch {
+    return "an error that could not be described safely";
+  }
+}
+

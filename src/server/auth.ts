@@ -1,0 +1,125 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { RateLimit } from "../core/ports.ts";
+import type { ServeSettings } from "./context.ts";
+import { ApiError, retryAfter } from "./errors.ts";
+import { CSRF_FIELD, csrfOk, sessionOf } from "./session.ts";
+
+/** Who made a request, as far as limits and idempotency care. Never holds the token itself. */
+export interface Caller {
+  /** Scopes idempotency keys: one client's key never answers for another's. */
+  scope: string;
+  /** The rate limit's bucket: per token, or per client address when anonymous. */
+  rateKey: string;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** The tokens' digests, made once per settings (a reload brings a new list). */
+const digests = new WeakMap<readonly string[], Buffer[]>();
+
+/**
+ * Whether `given` is one of the tokens: equal-length digests compared in constant time, every one of them, so
+ * neither the time nor an early exit tells how much of a guess was right or which token it matched.
+ */
+function tokenMatches(given: string, tokens: readonly string[]): { ok: boolean; hex: string } {
+  let known = digests.get(tokens);
+  if (!known) digests.set(tokens, (known = tokens.map(digest)));
+  const d = digest(given);
+  let ok = false;
+  for (const t of known) if (timingSafeEqual(d, t)) ok = true;
+  return { ok, hex: d.toString("hex") };
+}
+
+/**
+ * The token a request carries outside its body: a token route's segment (which is what the route is for, whatever a
+ * header says), Authorization: Bearer, X-Pp-Token, ?token=.
+ */
+export function headerToken(req: Request, url: URL, pathToken?: string): string | undefined {
+  if (pathToken) return pathToken;
+  const auth = req.headers.get("authorization");
+  if (auth) {
+    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
+  const x = req.headers.get("x-pp-token");
+  if (x) return x.trim();
+  const q = url.searchParams.get("token");
+  return q || undefined;
+}
+
+const unauthenticated = (why: string) => new ApiError("unauthenticated", why);
+
+const HOW = "send the token as Authorization: Bearer <token>, X-Pp-Token, or a token field";
+
+/**
+ * Checks a token against the daemon's tokens (in constant time). A token that is given must be right even when
+ * anonymous access is allowed: a typo is better reported than silently treated as anonymous.
+ */
+export function byToken(token: string, s: ServeSettings, ip?: string): Caller {
+  if (s.tokens.length === 0) {
+    if (s.allowAnonymous) return anonymousCaller(ip);
+    throw unauthenticated("this server has no token configured");
+  }
+  const m = tokenMatches(token, s.tokens);
+  if (!m.ok) throw unauthenticated(`the token is wrong; ${HOW}`);
+  return { scope: `t:${m.hex}`, rateKey: `t:${m.hex}` };
+}
+
+function anonymousCaller(ip: string | undefined): Caller {
+  return { scope: "anonymous", rateKey: `ip:${ip ?? "local"}` };
+}
+
+/**
+ * Who is calling, once neither a header, the path nor the query carried a token: the body's `token` field, else
+ * a page session (whose unsafe requests must carry its CSRF token), else anonymous access when allowed.
+ */
+export function withoutHeaderToken(req: Request, s: ServeSettings, o: { bodyToken?: string; csrfField?: string; ip?: string }): Caller {
+  if (o.bodyToken) return byToken(o.bodyToken, s, o.ip);
+  const session = sessionOf(req, s.tokens);
+  if (session) {
+    const safe = req.method === "GET" || req.method === "HEAD";
+    if (!safe && !csrfOk(req, session, o.csrfField)) throw unauthenticated(`the page's CSRF token is missing or wrong (X-Pp-Csrf or ${CSRF_FIELD}); reload the page`);
+    return session.tokenDigest ? { scope: `t:${session.tokenDigest}`, rateKey: `t:${session.tokenDigest}` } : anonymousCaller(o.ip);
+  }
+  if (s.allowAnonymous) return anonymousCaller(o.ip);
+  throw unauthenticated(`a token is required; ${HOW}`);
+}
+
+/**
+ * Requests per token (or client address) in memory: a token bucket holding `count` requests that refills over
+ * `windowMs`. Limits are per daemon, unlike the platforms' limits, which live in the store.
+ */
+export class RateGate {
+  private buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Takes one request from the key's bucket, or throws 429 with how long to wait. */
+  take(key: string, rate: RateLimit): void {
+    const now = this.now();
+    const perMs = rate.count / rate.windowMs;
+    let b = this.buckets.get(key);
+    if (!b) {
+      if (this.buckets.size >= 50_000) this.sweep(now, perMs, rate.count);
+      this.buckets.set(key, (b = { tokens: rate.count, at: now }));
+    } else {
+      b.tokens = Math.min(rate.count, b.tokens + Math.max(0, now - b.at) * perMs);
+      b.at = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return;
+    }
+    const waitMs = (1 - b.tokens) / perMs;
+    throw new ApiError("resource_exhausted", `rate limit of ${rate.count} requests per ${rate.windowMs / 1000}s exceeded; try again later`, retryAfter(waitMs));
+  }
+
+  /** Forgets buckets that have refilled: they are the same as no bucket. */
+  private sweep(now: number, perMs: number, count: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * perMs >= count) this.buckets.delete(k);
+    // Under a flood of distinct keys, forget the oldest rather than grow without end.
+    for (const k of this.buckets.keys()) {
+      if (this.buckets.size < 50_000) break;
+      this.buckets.delete(k);
+    }
+  }
+}

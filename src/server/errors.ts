@@ -1,0 +1,75 @@
+/**
+ * The HTTP error catalogue: each kind of failure with its stable `code` (PostPoint's names) and HTTP status.
+ * Routes throw ApiError; app.ts renders it once, in the answer shape of the route that failed.
+ */
+export const CATALOGUE = {
+  invalid_argument: { code: "invalid_argument", status: 400 },
+  unauthenticated: { code: "unauthenticated", status: 401 },
+  not_found: { code: "not_found", status: 404 },
+  method_not_allowed: { code: "method_not_allowed", status: 405 },
+  payload_too_large: { code: "payload_too_large", status: 413 },
+  /** An idempotency key used again for another request: PostPoint's code, with 422 as the status. */
+  conflict: { code: "invalid_argument", status: 422 },
+  unsupported_media_type: { code: "unsupported_media_type", status: 415 },
+  resource_exhausted: { code: "resource_exhausted", status: 429 },
+  internal: { code: "internal", status: 500 },
+  unavailable: { code: "unavailable", status: 503 },
+} as const satisfies Record<string, { code: string; status: number }>;
+
+export type ApiErrorKind = keyof typeof CATALOGUE;
+
+export class ApiError extends Error {
+  readonly kind: ApiErrorKind;
+  readonly headers: Record<string, string>;
+  /** For the log line only (the store's error behind a 503, say); never in the answer. */
+  readonly detail?: string;
+  constructor(kind: ApiErrorKind, message: string, headers: Record<string, string> = {}, detail?: string) {
+    super(message);
+    this.name = "ApiError";
+    this.kind = kind;
+    this.headers = headers;
+    this.detail = detail;
+  }
+  get code(): string {
+    return CATALOGUE[this.kind].code;
+  }
+  get status(): number {
+    return CATALOGUE[this.kind].status;
+  }
+}
+
+export const badRequest = (message: string) => new ApiError("invalid_argument", message);
+
+/** Retry-After in whole seconds, at least 1. */
+export function retryAfter(ms: number): Record<string, string> {
+  return { "Retry-After": String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+/** How a route answers: pp's and PostPoint's `{code, msg, id}`, or MsgFlow's and pushplus's `{code: <status>, msg, message, data, id}`. */
+export type Shape = "native" | "compat";
+
+const HEADERS = { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" };
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...HEADERS, ...headers } });
+}
+
+/**
+ * The one place an error becomes an answer; `requestId` goes in `id`, for support. `clean` hides secrets in the
+ * message (a client may have put its token where a channel name belongs, and messages repeat what was wrong).
+ */
+export function errorAnswer(e: ApiError, shape: Shape, requestId: string, clean: (s: string) => string = (s) => s): Response {
+  const msg = clean(e.message);
+  const body = shape === "native"
+    ? { code: e.code, msg, id: requestId }
+    : { code: e.status, msg, message: msg, data: null, id: requestId };
+  return json(e.status, body, e.headers);
+}
+
+/** A message accepted (or a repeat of one), in the route's shape; `requestId` is the client's idempotency key. */
+export function acceptedAnswer(shape: Shape, id: string, requestId?: string): Response {
+  const extra = requestId === undefined ? {} : { request_id: requestId };
+  return json(200, shape === "native"
+    ? { code: "ok", msg: "success", id, ...extra }
+    : { code: 200, msg: "success", message: "success", data: id, id, ...extra });
+}

@@ -1,0 +1,281 @@
+import { createHash } from "node:crypto";
+import { newId } from "../core/id.ts";
+import type { DeliveryStart, EnqueueResult, MessageRecord } from "../core/ports.ts";
+import { didYouMean } from "../core/suggest.ts";
+import type { Format } from "../core/types.ts";
+import type { Config } from "../config/load.ts";
+import { distinctTargets } from "../config/targets.ts";
+import type { Target } from "../core/dispatch.ts";
+import { byToken, headerToken, withoutHeaderToken, type Caller, type RateGate } from "./auth.ts";
+import { epochMs, firstStr, names, noFields, str, type Fields } from "./body.ts";
+import type { AppContext } from "./context.ts";
+import { ApiError, badRequest, retryAfter } from "./errors.ts";
+
+/** One request as the routes see it. */
+export interface Call {
+  ctx: AppContext;
+  req: Request;
+  url: URL;
+  /** pp's id for this request (a ULID): in error answers and the log line. */
+  requestId: string;
+  ip?: string;
+  now: () => number;
+  gate: RateGate;
+}
+
+/**
+ * Who calls, checked before the body is read when a header, the path or the query carries the token (a wrong one
+ * costs nothing to refuse); else after, from the body's token field, a page session or anonymous access. Then the
+ * caller's rate limit.
+ */
+export async function authorize(call: Call, o: { pathToken?: string; read?: () => Promise<Fields> } = {}): Promise<{ caller: Caller; fields: Fields }> {
+  const s = call.ctx.settings();
+  const early = headerToken(call.req, call.url, o.pathToken);
+  let caller: Caller;
+  let fields: Fields;
+  if (early !== undefined) {
+    caller = byToken(early, s, call.ip);
+    call.gate.take(caller.rateKey, s.rate);
+    fields = o.read ? await o.read() : noFields();
+  } else {
+    fields = o.read ? await o.read() : noFields();
+    caller = withoutHeaderToken(call.req, s, { bodyToken: str(fields, "token"), csrfField: str(fields, "_csrf"), ip: call.ip });
+    call.gate.take(caller.rateKey, s.rate);
+  }
+  return { caller, fields };
+}
+
+/** A message as a request asks for it, before it is queued. */
+export interface Draft {
+  text: string;
+  title?: string;
+  format: Format;
+  /** Channel and group names, as given (or the defaults). */
+  names: string[];
+  callbackUrl?: string;
+  expiresAt?: number;
+}
+
+/** Where the text can be, in order: PostPoint's msg, then text, content (pushplus) and body (MsgFlow). */
+const TEXT_FIELDS = ["msg", "text", "content", "body"] as const;
+
+/** `template` values (pushplus's) and `format` values -> how pp reads the text. */
+const TEMPLATES = new Map<string, Format | "html" | "json">([
+  ["text", "text"], ["txt", "text"], ["markdown", "markdown"], ["md", "markdown"], ["html", "html"], ["json", "json"],
+]);
+
+const show = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+
+/**
+ * The draft from a request's fields. `text` and `title` come from a token route's path; `whole` is a body that is
+ * the content as a whole (template=json in the URL of a POST).
+ */
+export function draftFrom(call: Call, fields: Fields, o: { text?: string; title?: string; whole?: string } = {}): Draft {
+  const template = str(fields, "template");
+  const formatField = str(fields, "format");
+  let kind: Format | "html" | "json" = "text";
+  if (formatField !== undefined) {
+    if (formatField !== "text" && formatField !== "markdown") throw badRequest(`unknown format ${show(formatField)}; use text or markdown`);
+    kind = formatField;
+  } else if (template !== undefined) {
+    const k = TEMPLATES.get(template.toLowerCase());
+    if (!k) throw badRequest(`unknown template ${show(template)}; use txt, markdown, html or json`);
+    kind = k;
+  }
+  let text = o.whole ?? o.text ?? firstStr(fields, TEXT_FIELDS)?.value;
+  if (text === undefined) throw badRequest("missing text: send it as msg, text, content or body");
+  if (kind === "json" || o.whole !== undefined) text = jsonAsList(text);
+  else if (kind === "html") text = htmlAsText(text);
+  text = text.replace(/\r\n?/g, "\n").trimEnd();
+  if (text.trim() === "") throw badRequest("the text is empty: send it as msg, text, content or body");
+  const title = (o.title ?? str(fields, "title"))?.trim() || undefined;
+  const callbackUrl = firstStr(fields, ["callback_url", "callbackUrl"]);
+  if (callbackUrl !== undefined && !isCallbackUrl(callbackUrl.value)) {
+    throw badRequest(`field "${callbackUrl.name}" must be an http or https URL`);
+  }
+  const expiresAt = epochMs(fields, "expires_at") ?? epochMs(fields, "timestamp");
+  return {
+    text, title, format: kind === "markdown" ? "markdown" : "text", names: channelNames(call, fields),
+    ...(callbackUrl ? { callbackUrl: callbackUrl.value } : {}), ...(expiresAt === undefined ? {} : { expiresAt }),
+  };
+}
+
+function isCallbackUrl(s: string): boolean {
+  if (s.length > 2048 || !URL.canParse(s)) return false;
+  const u = new URL(s);
+  return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+}
+
+/**
+ * The channels a request names: the `channels` list, then the `ch` field, then `?ch=` (repeatable), then
+ * pushplus's `webhook` (a channel) or `topic` (a group), then [serve] channels.
+ */
+export function channelNames(call: Call, fields: Fields): string[] {
+  const fromQuery = call.url.searchParams.getAll("ch").flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  const pushplus = [str(fields, "webhook"), str(fields, "topic")].map((s) => s?.trim()).filter((s): s is string => !!s);
+  for (const list of [names(fields, "channels"), names(fields, "ch"), fromQuery, pushplus]) {
+    if (list && list.length) return list;
+  }
+  const defaults = call.ctx.settings().channels;
+  if (defaults.length === 0) throw badRequest("no channel named: send channels or ch, or set channels in the [serve] section");
+  return defaults;
+}
+
+/**
+ * Resolved name lists by config: most requests name the same few, and comparing destinations canonicalises every
+ * channel's settings. A reload brings a new Config, and with it an empty cache.
+ */
+const resolved = new WeakMap<Config, Map<string, Target[]>>();
+/** Each channel's delivery record as the queue stores it; showing the destination redacted is not free either. */
+const starts = new WeakMap<Target, DeliveryStart>();
+
+const startOf = (t: Target): DeliveryStart => {
+  let d = starts.get(t);
+  if (!d) starts.set(t, (d = { channel: t.name, type: t.def.type, target: t.def.target(t.opts), parts: 1 }));
+  return d;
+};
+
+/** The configured channels the names stand for, each destination once; an unknown name is a 400 naming it. */
+export function targetsOf(call: Call, list: string[]): Target[] {
+  const cfg = call.ctx.config();
+  let cache = resolved.get(cfg);
+  if (!cache) resolved.set(cfg, (cache = new Map()));
+  const key = list.join("\n");
+  const hit = cache.get(key);
+  if (hit) return hit;
+  if (list.length > 200) throw badRequest(`${list.length} channels named; name at most 200`);
+  for (const n of list) {
+    if (cfg.channels.has(n) || cfg.groups.has(n)) continue;
+    const all = [...cfg.channels.keys(), ...cfg.groups.keys()];
+    throw badRequest(`unknown channel or group ${show(n)}${didYouMean(n, all) || `; configured: ${all.slice(0, 20).join(", ") || "none"}`}`);
+  }
+  const targets = distinctTargets(cfg, list);
+  if (cache.size >= 1000) cache.clear();
+  cache.set(key, targets);
+  return targets;
+}
+
+/** The client's idempotency key: PostPoint's X-Ppt-Request-ID, else the standard Idempotency-Key. */
+export function clientKey(req: Request): string | undefined {
+  const name = req.headers.has("x-ppt-request-id") ? "X-Ppt-Request-ID" : req.headers.has("idempotency-key") ? "Idempotency-Key" : undefined;
+  if (!name) return undefined;
+  const key = req.headers.get(name)!.trim();
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw badRequest(`${name} must be 1 to 255 visible ASCII characters`);
+  return key;
+}
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/**
+ * Queues a message (or finds the first answer to a repeated request) and returns its id. The answer waits for
+ * the commit that holds the message.
+ */
+export async function submit(
+  call: Call, caller: Caller, draft: Draft,
+  o: { replayOf?: string; claim?: { force: boolean; uncertain: boolean }; targets?: Target[] } = {},
+): Promise<{ kind: "queued" | "repeat"; id: string; requestId?: string; skipped: { channel: string; reason: string }[] } | { kind: "nothing"; skipped: { channel: string; reason: string }[] }> {
+  const { ctx } = call;
+  const s = ctx.settings();
+  const targets = o.targets ?? targetsOf(call, draft.names);
+  const key = clientKey(call.req);
+  const now = call.now();
+  const message: MessageRecord = {
+    id: newId(now), createdAt: now, title: draft.title, text: draft.text, format: draft.format,
+    source: o.replayOf ? "replay" : "api", ...(o.replayOf ? { replayOf: o.replayOf } : {}), targets: targets.map((t) => t.name),
+  };
+  const fingerprint = sha(JSON.stringify([draft.title ?? null, draft.text, draft.format, message.targets.toSorted(), draft.callbackUrl ?? null, draft.expiresAt ?? null, o.replayOf ?? null, o.claim ?? null]));
+  let r: EnqueueResult;
+  try {
+    r = await ctx.inbox.enqueue({
+      message,
+      deliveries: targets.map((t) => ({ ...startOf(t) })),
+      ...(draft.callbackUrl ? { callbackUrl: draft.callbackUrl } : {}),
+      ...(draft.expiresAt === undefined ? {} : { expiresAt: draft.expiresAt }),
+      ...(key === undefined ? {} : { requestId: key, idempotency: { key: sha(`${caller.scope}\n${key}`), fingerprint, windowMs: s.idempotencyWindowMs } }),
+      ...(o.claim ? { claim: o.claim } : {}),
+      queueMax: s.queueMax,
+    });
+  } catch (e) {
+    throw new ApiError("unavailable", "the message could not be stored; try again later", {}, `enqueue: ${(e as Error)?.message ?? String(e)}`);
+  }
+  switch (r.kind) {
+    case "queued": {
+      const skipped = new Set(r.skipped.map((x) => x.channel));
+      for (const t of targets) if (!skipped.has(t.name)) ctx.events.accepted(t.name);
+      ctx.wake();
+      return { kind: "queued", id: r.id, requestId: key, skipped: r.skipped };
+    }
+    case "repeat":
+      return { kind: "repeat", id: r.id, requestId: key, skipped: [] };
+    case "conflict":
+      throw new ApiError("conflict", `the idempotency key was already used within the idempotency window for a different request (message ${r.id}); use a new key for a new message`);
+    case "nothing":
+      return { kind: "nothing", skipped: r.skipped };
+    case "full":
+      throw new ApiError("resource_exhausted", "the queue is full; try again later", retryAfter(r.retryAfterMs));
+  }
+}
+
+/** A JSON document as a readable list of `key: value` lines (nested keys joined with dots); other text as it is. */
+export function jsonAsList(text: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const out: string[] = [];
+  const MAX_LINES = 10_000;
+  const walk = (v: unknown, path: string, depth: number) => {
+    if (out.length >= MAX_LINES) return;
+    const line = (s: string) => out.push(path ? `${path}: ${s}` : s);
+    if (v === null || typeof v !== "object") return line(typeof v === "string" ? v : String(v));
+    const entries: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x]) : Object.entries(v);
+    if (entries.length === 0) return line(Array.isArray(v) ? "[]" : "{}");
+    // Beyond this a document is not meant for reading; its rest is summed up rather than walked.
+    if (depth >= 16) return line("…");
+    for (const [k, x] of entries) walk(x, Array.isArray(v) ? `${path}${k}` : path ? `${path}.${k}` : k, depth + 1);
+  };
+  walk(value, "", 0);
+  if (out.length >= MAX_LINES) out.push("…");
+  return out.join("\n");
+}
+
+const ENTITIES = new Map([["amp", "&"], ["lt", "<"], ["gt", ">"], ["quot", '"'], ["apos", "'"], ["nbsp", " "], ["#39", "'"]]);
+
+/**
+ * pushplus's `html` template as plain text: block ends become line breaks, tags go, entities are decoded. Linear in
+ * the input: every pattern stops at the next "<", so a body of a million unclosed tags costs what its length does.
+ */
+export function htmlAsText(html: string): string {
+  return withoutScripts(html)
+    .replace(/<br\s*\/?>/gi, "\n")
+    .replace(/<li\b[^<>]*>/gi, "- ")
+    .replace(/<\/(p|div|li|h[1-6]|tr|table|ul|ol|pre|blockquote)\s*>/gi, "\n")
+    .replace(/<[^<>]*>/g, "")
+    .replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{1,10});/gi, (whole, e: string) => {
+      if (e[0] === "#") {
+        const cp = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+        return cp > 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) ? String.fromCodePoint(cp) : whole;
+      }
+      return ENTITIES.get(e.toLowerCase()) ?? whole;
+    })
+    .replace(/\n{3,}/g, "\n\n");
+}
+
+/** The text with <script> and <style> elements left out; one unclosed drops the rest. One pass, left to right. */
+function withoutScripts(html: string): string {
+  const open = /<(script|style)\b/gi;
+  let out = "";
+  let at = 0;
+  for (let m = open.exec(html); m; m = open.exec(html)) {
+    out += html.slice(at, m.index);
+    const close = new RegExp(`</${m[1]}[^<>]*>`, "gi");
+    close.lastIndex = m.index;
+    const c = close.exec(html);
+    if (!c) return out;
+    at = c.index + c[0].length;
+    open.lastIndex = at;
+  }
+  return out + html.slice(at);
+}
