@@ -70,3 +70,16 @@ export const jsonArg = {
 export const chArg = {
   ch: { type: "string", alias: ["c"], description: "Channel or group name; repeatable or comma-separated ($PP_CHANNELS)", valueHint: "name" },
 } as const satisfies ArgsDef;
+
+/** pp as a client of a daemon (src/cli/client.ts, loaded only when a server is named). */
+export const serverArg = {
+  server: { type: "string", description: "Go through a pp daemon (pp serve) at this address instead: http://host:39270, https://... or unix:/path ($PP_SERVER)", valueHint: "url" },
+  token: { type: "string", description: "The daemon's token, with --server ($PP_TOKEN, which keeps it out of the process list)", valueHint: "token" },
+} as const satisfies ArgsDef;
+
+/** --server, else $PP_SERVER; an empty PP_SERVER counts as unset, so `PP_SERVER= pp send ...` sends directly. */
+export function serverAddress(flag: string | undefined, token: string | undefined): string | undefined {
+  const address = flag ?? (process.env.PP_SERVER || undefined);
+  if (address === undefined && token !== undefined) throw new PpError("usage", "--token is the daemon's token and goes with --server URL (or PP_SERVER)");
+  return address;
+}

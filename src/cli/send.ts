@@ -5,8 +5,9 @@ import { PpError } from "../core/errors.ts";
 import { newId } from "../core/id.ts";
 import { redactor, secretsOf } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
-import { expand, loadConfig, type Config } from "../config/load.ts";
-import { chArg, configArg, jsonArg, repeated } from "./args.ts";
+import { loadConfig, type Config } from "../config/load.ts";
+import { distinctTargets } from "../config/targets.ts";
+import { chArg, configArg, jsonArg, repeated, serverAddress, serverArg } from "./args.ts";
 import { storeError } from "../store/errors.ts";
 import { deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, cleanLine, err, EXIT_STDOUT, out, outAsync } from "./out.ts";
@@ -21,14 +22,18 @@ export default defineCommand({
     ...chArg,
     title: { type: "string", alias: ["t"], description: "Title (shown as the platform's title, else as a bold first line)" },
     format: { type: "enum", alias: ["f"], options: ["text", "markdown"], description: "How the text is written ($PP_FORMAT)" },
-    deadline: { type: "string", description: "Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m)", valueHint: "duration" },
+    deadline: { type: "string", description: "Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m); with --server, on handing the message to the daemon", valueHint: "duration" },
     "dry-run": { type: "boolean", description: "Print each request that would be sent (secrets redacted); send nothing" },
     verbose: { type: "boolean", alias: ["v"], description: "Print each request and answer on stderr as it happens (secrets redacted, as --dry-run), with timings" },
     ...jsonArg,
     quiet: { type: "boolean", alias: ["q"], description: "No per-channel status lines on stderr" },
+    ...serverArg,
     ...configArg,
   },
   async run({ args, rawArgs }) {
+    const server = serverAddress(args.server, args.token);
+    // The daemon holds the channels and their secrets: no config is read, and the client module loads only here.
+    if (server !== undefined) return sendThrough(server, args, rawArgs);
     const cfg = loadConfig(args.config);
     const targets = resolveTargets(cfg, repeated(rawArgs, ["ch", "c"]), args.quiet ? undefined : err);
     const format = (args.format ?? process.env.PP_FORMAT ?? "text") as Format;
@@ -73,6 +78,23 @@ export default defineCommand({
   },
 });
 
+async function sendThrough(address: string, args: Record<string, unknown>, rawArgs: string[]): Promise<void> {
+  const client = await import("./client.ts");
+  const server = client.serverOf(address, args.token as string | undefined);
+  const channels = repeated(rawArgs, ["ch", "c"]);
+  const format = (args.format ?? process.env.PP_FORMAT ?? "text") as Format;
+  if (format !== "text" && format !== "markdown") throw new PpError("usage", `PP_FORMAT="${format}": expected text or markdown`);
+  // Without a config, the deadline (how long to keep trying to hand the message over) defaults to defaults.deadline's.
+  const deadline = deadlineMs(args.deadline as string | undefined, DEFAULT_HANDOFF_MS);
+  const text = await readText(args._ as string[], { waitMs: deadline });
+  await client.sendThrough({
+    server, text, title: (args.title as string | undefined)?.trim() || undefined, format, channels, deadlineMs: deadline,
+    json: !!args.json, quiet: !!args.quiet, verbose: !!args.verbose, dryRun: !!args["dry-run"],
+  });
+}
+
+const DEFAULT_HANDOFF_MS = 120_000;
+
 /**
  * --ch, else $PP_CHANNELS, else defaults.channels -> the channels to send to, each destination once.
  * `note` hears about channels left out because another one already goes to the same place.
@@ -89,33 +111,7 @@ export function resolveTargets(cfg: Config, fromFlags: string[], note: (line: st
     const known = [...cfg.channels.keys(), ...cfg.groups.keys()].join(", ") || "none configured";
     throw new PpError("usage", `no channel given: pass --ch NAME or set defaults.channels in ${cfg.file} (configured: ${known})`);
   }
-  const byDestination = new Map<string, Target>();
-  for (const t of expand(cfg, names)) {
-    const key = destination(t);
-    const first = byDestination.get(key);
-    if (first) note(`pp: channels ${first.name} and ${t.name} are the same ${t.def.type} destination; sending once, as ${first.name}`);
-    else byDestination.set(key, t);
-  }
-  return [...byDestination.values()];
-}
-
-/** Settings that only shape how pp paces and retries; two channels that differ only in them send the same request. */
-const PACING = new Set(["rate", "timeout", "retries"]);
-
-/**
- * What makes two channels one destination: the same type and the same settings that go into the request
- * (URL, secret, templates, mentions...). A generic webhook with another body template is another destination.
- */
-function destination(t: Target): string {
-  const canonical = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(canonical);
-    if (x && typeof x === "object" && !(x instanceof Date)) {
-      return Object.keys(x).sort().map((k) => [k, canonical((x as Record<string, unknown>)[k])]);
-    }
-    return x;
-  };
-  const opts = Object.keys(t.opts).filter((k) => !PACING.has(k)).sort().map((k) => [k, canonical(t.opts[k])]);
-  return JSON.stringify([t.def.type, opts]);
+  return distinctTargets(cfg, names, note);
 }
 
 /** Text from the arguments, or stdin when there are none or the text is "-". */
