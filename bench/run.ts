@@ -13,6 +13,8 @@
  * 3. Binary sizes.
  * 4. Rendering and splitting a 1 MiB message for every channel type, both formats, on adversarial inputs
  *    (in this process, from the sources; bun bench/render.ts runs this part alone).
+ * 5. pp serve: requests per second accepted by POST /api/text under wrk next to a compiled hello world, p99
+ *    latency, memory idle and with 100 000 messages queued, and the time to drain them (bench/serve.ts; needs wrk).
  *
  * Where pp's start-up time goes, import by import: bun bench/startup.ts.
  */
@@ -27,6 +29,7 @@ import {
 } from "./lib.ts";
 import { ensurePushlog } from "./pushlog.ts";
 import { benchRender } from "./render.ts";
+import { benchServe } from "./serve.ts";
 import { unzipList } from "../scripts/lib/zip.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -107,7 +110,7 @@ async function benchSend(dir: string, config: string): Promise<void> {
     { name: "floor: fetch + 2 SQLite writes", argv: [floor, url, body], env: { FLOOR_DB: join(dir, "floor.db") } },
     { name: "curl -X POST (same payload)", argv: ["curl", "-sS", "--fail", "-X", "POST", "-H", "Content-Type: application/json", "-d", body, url] },
   ];
-  log(`1/4 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${RSS_RUNS} for memory`);
+  log(`1/5 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${RSS_RUNS} for memory`);
   const res = roundRobin(cmds, RUNS, WARMUP, RSS_RUNS, progress(RUNS + RSS_RUNS));
 
   // Every `pp send` must have been delivered, or the figures describe a failure path.
@@ -182,7 +185,7 @@ function timeInProcess(fn: () => unknown, runs: number): number {
 }
 
 function benchLog(dir: string, config: string): void {
-  log(`2/4 pp log over ${LOG_MESSAGES * 2} deliveries`);
+  log(`2/5 pp log over ${LOG_MESSAGES * 2} deliveries`);
   const g = ensurePushlog(LOG_MESSAGES);
   log(`  ${g.cached ? "cached" : `generated in ${(g.ms / 1000).toFixed(1)} s`}: ${g.path}`);
   // Windows are anchored to the newest row, not to now, so a cached log gives the same figures next week.
@@ -268,7 +271,7 @@ function benchSizes(): void {
 
 function benchRendering(): void {
   const size = QUICK ? 262_144 : 1_048_576;
-  log(`4/4 rendering ${size.toLocaleString("en")}-character inputs for every channel type`);
+  log(`4/5 rendering ${size.toLocaleString("en")}-character inputs for every channel type`);
   const f = benchRender(size, undefined, (label) => log(`  ${label}`));
   sections.push({
     title: `Rendering and splitting one ${size.toLocaleString("en")}-character message (plan(), lexing included)`,
@@ -287,9 +290,11 @@ async function main(): Promise<void> {
   const config = join(dir, "pp.toml");
   await benchSend(dir, config);
   benchLog(dir, config);
-  log("3/4 binary sizes");
+  log("3/5 binary sizes");
   benchSizes();
   benchRendering();
+  log("5/5 pp serve under wrk, memory, and draining a queue");
+  sections.push(await benchServe({ bin: BIN, dir, quick: QUICK, log }));
 
   const out: string[] = ["", `pp benchmark: ${rev}, bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${new Date().toISOString()}${QUICK ? " (--quick)" : ""}`];
   if (stale) out.push(stale);
