@@ -3,7 +3,7 @@
 
 _pp_subcommands() {
   case "$1" in
-    '') echo 'send test log replay channels config completion' ;;
+    '') echo 'send test log replay channels config serve completion' ;;
     'log') echo 'show' ;;
     'config') echo 'init check path' ;;
   esac
@@ -12,31 +12,33 @@ _pp_subcommands() {
 _pp_flags() {
   case "$1" in
     '') echo '--help -h --version -V' ;;
-    'send') echo '--ch -c --title -t --format -f --deadline --dry-run --verbose -v --json --quiet -q --config --help -h' ;;
+    'send') echo '--ch -c --title -t --format -f --deadline --dry-run --verbose -v --json --quiet -q --server --token --config --help -h' ;;
     'test') echo '--json --config --help -h' ;;
-    'log') echo '--failed --all --ch -c --since --limit --stats --json --config --help -h' ;;
+    'log') echo '--failed --all --ch -c --since --limit --stats --json --server --token --config --help -h' ;;
     'log show') echo '--json --config --help -h' ;;
-    'replay') echo '--ch -c --failed --since --uncertain --deadline --json --quiet -q --config --help -h' ;;
+    'replay') echo '--ch -c --failed --since --uncertain --deadline --json --quiet -q --server --token --config --help -h' ;;
     'channels') echo '--names --unblock --json --config --help -h' ;;
     'config') echo '--help -h' ;;
     'config init') echo '--config --help -h' ;;
     'config check') echo '--config --help -h' ;;
     'config path') echo '--config --help -h' ;;
+    'serve') echo '--listen --token --log-level --log-format --config --help -h' ;;
     'completion') echo '--help -h' ;;
   esac
 }
 
 _pp_value_flags() {
   case "$1" in
-    'send') echo '--ch -c --title -t --format -f --deadline --config' ;;
+    'send') echo '--ch -c --title -t --format -f --deadline --server --token --config' ;;
     'test') echo '--config' ;;
-    'log') echo '--ch -c --since --limit --config' ;;
+    'log') echo '--ch -c --since --limit --server --token --config' ;;
     'log show') echo '--config' ;;
-    'replay') echo '--ch -c --since --deadline --config' ;;
+    'replay') echo '--ch -c --since --deadline --server --token --config' ;;
     'channels') echo '--unblock --config' ;;
     'config init') echo '--config' ;;
     'config check') echo '--config' ;;
     'config path') echo '--config' ;;
+    'serve') echo '--listen --token --log-level --log-format --config' ;;
   esac
 }
 
@@ -104,22 +106,33 @@ _pp_values() {
     'send --title'|'send -t') return 0 ;;
     'send --format'|'send -f') _pp_words 'text markdown' ;;
     'send --deadline') return 0 ;;
+    'send --server') return 0 ;;
+    'send --token') return 0 ;;
     'send --config') _pp_files ;;
     'test --config') _pp_files ;;
     'log --ch'|'log -c') _pp_channels ;;
     'log --since') return 0 ;;
     'log --limit') return 0 ;;
+    'log --server') return 0 ;;
+    'log --token') return 0 ;;
     'log --config') _pp_files ;;
     'log show --config') _pp_files ;;
     'replay --ch'|'replay -c') _pp_channels ;;
     'replay --since') return 0 ;;
     'replay --deadline') return 0 ;;
+    'replay --server') return 0 ;;
+    'replay --token') return 0 ;;
     'replay --config') _pp_files ;;
     'channels --unblock') _pp_channels ;;
     'channels --config') _pp_files ;;
     'config init --config') _pp_files ;;
     'config check --config') _pp_files ;;
     'config path --config') _pp_files ;;
+    'serve --listen') return 0 ;;
+    'serve --token') return 0 ;;
+    'serve --log-level') return 0 ;;
+    'serve --log-format') return 0 ;;
+    'serve --config') _pp_files ;;
   esac
 }
 

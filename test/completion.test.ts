@@ -131,7 +131,8 @@ function bashComplete(words: string[], extraEnv: Record<string, string> = {}): s
 
 describe("bash completion", () => {
   test("commands", () => {
-    expect(bashComplete(["pp", "se"])).toEqual(["send"]);
+    expect(bashComplete(["pp", "se"])).toEqual(["send", "serve"]);
+    expect(bashComplete(["pp", "sen"])).toEqual(["send"]);
     expect(bashComplete(["pp", "c"])).toEqual(["channels", "completion", "config"]);
     expect(bashComplete(["pp", "config", ""])).toEqual(["check", "init", "path"]);
     expect(bashComplete(["pp", "completion", ""])).toEqual(["bash", "fish", "powershell", "zsh"]);
@@ -176,7 +177,7 @@ describe.skipIf(!Bun.which("fish"))("fish completion (needs fish on PATH: apt-ge
   const fishComplete = (line: string) => shellFish(env, line).map((l) => l.split("\t")[0]!).sort();
 
   test("commands, flags, values and channel names", () => {
-    expect(fishComplete("pp se")).toEqual(["send"]);
+    expect(fishComplete("pp sen")).toEqual(["send"]);
     expect(fishComplete("pp send --fo")).toEqual(["--format"]);
     expect(fishComplete("pp send --format ")).toEqual(["markdown", "text"]);
     expect(fishComplete("pp send --ch ")).toEqual(["dev-room", "oncall", "ops"]);
@@ -195,7 +196,7 @@ describe.skipIf(!Bun.which("zsh"))("zsh completion (needs zsh on PATH: apt-get i
   const zshScreen = (line: string, expectText: string) => shellZsh(env, work, line, expectText);
 
   test("completes commands, enum values and channel names in a real zsh", () => {
-    expect(zshScreen("pp se", "pp send")).toContain("pp send");
+    expect(zshScreen("pp sen", "pp send")).toContain("pp send");
     const formats = zshScreen("pp send --format ", "markdown");
     expect(formats).toContain("markdown");
     expect(formats).toContain("text");

@@ -13,6 +13,8 @@ import { parseConfig } from "../src/config/load.ts";
 import { CHANNEL_EXAMPLES } from "../src/config/starter.ts";
 import { runDemo } from "../scripts/demo.ts";
 import { startFake, type Fake, type FakeOptions, type FakeType } from "./fakes/index.ts";
+import { parts, smtp, SMTP_PASSWORD, SMTP_USER } from "./fakes/smtp.ts";
+import { selfSignedCert } from "./fakes/tls.ts";
 import { BIN, needBinary, ROOT } from "./e2e/_run.ts";
 import { q, tempDir } from "./helpers.ts";
 
@@ -70,6 +72,28 @@ function pointAt(url: string, fake: Fake): { url: string; env: Record<string, st
   return { url: swapped, env: { [m[1]!]: fake.webhook.slice(prefix.length, fake.webhook.length - suffix.length) } };
 }
 
+/** The setting that holds a platform's base URL, for types configured by credential rather than by webhook URL. */
+const BASE_KEY: Partial<Record<string, string>> = { telegram: "api", ntfy: "server", gotify: "server", bark: "server", pushplus: "api", serverchan: "api", pushover: "api" };
+/** The setting whose `${VAR}` is the fake's credential. */
+const CREDENTIAL_KEY: Partial<Record<string, string>> = { telegram: "token", ntfy: "topic", gotify: "token", bark: "key", pushplus: "token", serverchan: "sendkey", pushover: "token" };
+
+/**
+ * For a type configured by a credential (and a server that has a default): the base URL set to the fake's origin,
+ * written in or added after `type = …`, and the credential's `${VAR}` read off the fake.
+ */
+function pointBase(toml: string, ch: Record<string, any>, fake: Fake): { config: string; env: Record<string, string> } {
+  const baseKey = BASE_KEY[ch.type];
+  const credKey = CREDENTIAL_KEY[ch.type];
+  expect({ type: ch.type, baseKey, credKey }).toEqual({ type: ch.type, baseKey: expect.any(String), credKey: expect.any(String) });
+  const origin = new URL(fake.webhook).origin;
+  const line = `${baseKey} = ${q(origin)}`;
+  const re = new RegExp(`^${baseKey} = .*$`, "m");
+  const config = re.test(toml) ? toml.replace(re, line) : toml.replace(/^type = .*$/m, (t) => `${t}\n${line}`);
+  const m = /^\$\{([A-Z_]+)\}$/.exec(String(ch[credKey!]));
+  expect(m).not.toBeNull();
+  return { config, env: { [m![1]!]: fake.token } };
+}
+
 /** Deep equality where the README writes "…" for a value that changes (a signature, a timestamp), or an example time. */
 function like(expected: unknown, actual: unknown, path = "$"): void {
   if (expected === "…") return;
@@ -86,6 +110,40 @@ function like(expected: unknown, actual: unknown, path = "$"): void {
   expect({ path, value: actual }).toEqual({ path, value: expected });
 }
 
+/**
+ * The e-mail example against a real SMTP server on 127.0.0.1 that wants STARTTLS (its self-signed certificate
+ * trusted through NODE_EXTRA_CA_CERTS) and the example's login; the README's JSON is the envelope it receives.
+ */
+async function emailExample(p: string): Promise<void> {
+  const toml = blocks(p, "toml")[0]!;
+  const [cmd] = blocks(p, "sh");
+  const ch = Object.values((parse(toml) as any).channels)[0] as Record<string, any>;
+  expect(ch.user).toBe(SMTP_USER);
+  const cert = selfSignedCert(tempDir("pp-readme-cert-"));
+  const server = await smtp({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) });
+  try {
+    const vars: Record<string, string> = { NODE_EXTRA_CA_CERTS: cert.cert };
+    for (const [, v] of toml.matchAll(/\$\{([A-Z_]+)\}/g)) vars[v!] = SMTP_PASSWORD;
+    const home = tempDir("pp-readme-");
+    const config = toml.replace(/^host = .*$/m, `host = "127.0.0.1"\nport = ${server.port}`);
+    writeFileSync(join(home, "pp.toml"), `[log]\npath = ${q(join(home, "pp.db"))}\n\n${config}`);
+    const r = await shell(home, vars)(cmd!);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const claimed = [...p.slice(p.indexOf(cmd!)).matchAll(/`(\{[^`]+\})`/g)].map((m) => m[1]!)[0];
+    expect(server.got).toHaveLength(1);
+    const got = server.got[0]!;
+    expect(got.secure).toBe(true);
+    like(JSON.parse(claimed!), { from: got.from, to: got.to });
+    const m = parts(got.raw);
+    expect(m.headers.get("subject")).toBe(/-t "([^"]+)"/.exec(cmd!)![1]!);
+    expect(m.html).toContain("<b>api v1.4.2</b> is live");
+    expect(m.text).toBe("api v1.4.2 is live");
+    expect(m.headers.has("bcc")).toBe(false);
+  } finally {
+    await server.close();
+  }
+}
+
 describe("README: Platforms, one worked example each", () => {
   const platforms = section("Platforms").split(/\n### /).slice(1);
 
@@ -96,6 +154,10 @@ describe("README: Platforms, one worked example each", () => {
 
   for (const p of platforms) {
     const title = p.slice(0, p.indexOf("\n"));
+    if (/^type = "email"$/m.test(blocks(p, "toml")[0]!)) {
+      test(`${title}: the command sends what the README says the mail server receives`, () => emailExample(p));
+      continue;
+    }
     test(`${title}: the command delivers what the README says the platform receives`, async () => {
       const toml = blocks(p, "toml")[0]!;
       const [cmd] = blocks(p, "sh");
@@ -108,14 +170,22 @@ describe("README: Platforms, one worked example each", () => {
       if (ch.keyword) opts.keyword = ch.keyword;
       if (ch.headers) opts.requireHeaders = Object.fromEntries(Object.entries(ch.headers).map(([k, v]) => [k, expand(String(v))]));
       if (ch.success) opts.successPath = { path: ch.success.path, value: ch.success.equals };
+      if (ch.type === "pushover") opts.user = expand(ch.user);
       const fake = await startFake(ch.type as FakeType, opts);
       fakes.push(fake);
-      const key = ch.webhook === undefined ? "url" : "webhook";
-      const { url, env } = pointAt(ch[key], fake);
-      Object.assign(vars, env);
+      let config: string;
+      if (ch.webhook === undefined && ch.url === undefined) {
+        const pointed = pointBase(toml, ch, fake);
+        config = pointed.config;
+        Object.assign(vars, pointed.env);
+      } else {
+        const key = ch.webhook === undefined ? "url" : "webhook";
+        const { url, env } = pointAt(ch[key], fake);
+        Object.assign(vars, env);
+        config = toml.replace(/^(webhook|url) = .*$/m, `${key} = ${q(url)}`);
+      }
 
       const home = tempDir("pp-readme-");
-      const config = toml.replace(/^(webhook|url) = .*$/m, `${key} = ${q(url)}`);
       writeFileSync(join(home, "pp.toml"), `[log]\npath = ${q(join(home, "pp.db"))}\n\n${config}`);
       const r = await shell(home, vars)(cmd!);
       expect({ name, code: r.code, stderr: r.stderr }).toEqual({ name, code: 0, stderr: expect.any(String) });
