@@ -332,7 +332,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeSection> {
       `every 200 stored: ${stored.toLocaleString("en")} messages in the store for ${answered.toLocaleString("en")} answers of 200 -> ${stored >= answered ? "yes" : "NO"}`,
       ...(socketErrors.length ? [`wrk socket errors: ${socketErrors.join("; ")}`] : []),
       `start-up to a healthy /healthz: ${fmtMs(accept.readyMs)} (empty store), ${fmtMs(drain.readyMs)} (${before.open.toLocaleString("en")} queued)`,
-      `RSS idle: ${fmtMiB(idleRss)}; with ${queued.toLocaleString("en")} messages accepted, ${atRss.open.toLocaleString("en")} of them still queued (the others failed after their retries): ${fmtMiB(queuedRss)} (peak ${fmtMiB(queuedPeak)}); queueing them took ${(fillMs / 1000).toFixed(1)} s from one client, 64 at a time`,
+      `RSS idle: ${fmtMiB(idleRss)}; with ${queued.toLocaleString("en")} messages accepted, ${atRss.open.toLocaleString("en")} of them still queued: ${fmtMiB(queuedRss)} (peak ${fmtMiB(queuedPeak)}); queueing them took ${(fillMs / 1000).toFixed(1)} s from one client, 64 at a time`,
       `drain of ${before.open.toLocaleString("en")} queued deliveries over ${WORKERS} channels to a local server, rate limits off: ${(drainMs / 1000).toFixed(1)} s from start (${fmtRps(before.open / (drainMs / 1000))}/s); ${after.delivered.toLocaleString("en")} delivered; RSS after ${fmtMiB(drainRss)}, peak ${fmtMiB(drainPeak)}`,
     ],
   };

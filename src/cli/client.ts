@@ -4,10 +4,11 @@
  * Loaded only when a server is named, so a direct `pp send` never pays for it.
  */
 import { networkError } from "../core/http.ts";
+import { fetchProxy, route } from "../core/proxy.ts";
 import { PpError } from "../core/errors.ts";
 import type { Format } from "../core/types.ts";
-import type { LogRow, MessageDetail } from "../store/pushlog.ts";
-import { parseLimit, parseSince } from "./common.ts";
+import type { LogRow, MessageDetail, StatRow } from "../store/pushlog.ts";
+import { parseLimit, parseSince } from "./flags.ts";
 import { c, clean, cleanLine, EXIT_STDOUT, err, out, outAsync, outputWidth } from "./out.ts";
 
 /**
@@ -145,7 +146,9 @@ async function call(s: Server, o: CallOptions): Promise<Answer> {
       res = await fetch(url, {
         method: o.method, headers, body, redirect: "manual",
         signal: AbortSignal.timeout(Math.min(left, REQUEST_TIMEOUT_MS)),
-        ...(s.unix ? { unix: s.unix } : {}),
+        // The environment's proxy rules as pp applies them to platforms (loopback direct, NO_PROXY honoured), not
+        // Bun's, which would send a loopback daemon's token through HTTP_PROXY whenever NO_PROXY is set.
+        ...(s.unix ? { unix: s.unix } : { proxy: fetchProxy(route(url.href, undefined)) }),
       } as RequestInit);
       text = await res.text();
     } catch (e) {
@@ -229,15 +232,6 @@ function transportFailure(e: unknown, s: Server): { text: string; unsent: boolea
 }
 
 /** Channel names for a message: --ch, else $PP_CHANNELS, else none (the daemon's [serve] channels). */
-function channelsOf(fromFlags: string[]): string[] | undefined {
-  if (fromFlags.length) return fromFlags;
-  const env = process.env.PP_CHANNELS;
-  if (env === undefined) return undefined;
-  const names = env.split(",").map((x) => x.trim()).filter(Boolean);
-  if (names.length === 0) throw new PpError("usage", `PP_CHANNELS=${JSON.stringify(env)} names no channel; set it to channel or group names, or unset it`);
-  return names;
-}
-
 /** An id from the daemon, checked before it is printed for scripts. */
 function idOf(a: Answer, s: Server, field = "id"): string {
   const id = a.body[field];
@@ -263,6 +257,10 @@ export interface SendOptions {
   title?: string;
   format: Format;
   channels: string[];
+  /** --at, checked (parseAt): the daemon maps them to each channel's mentions. */
+  at?: string[];
+  /** --tag values as given: the daemon selects its channels by them (field tags), as pp send does. */
+  tags?: string[];
   deadlineMs: number;
   json: boolean;
   quiet: boolean;
@@ -273,8 +271,9 @@ export interface SendOptions {
 /** `pp send --server`: the message is queued by the daemon; its id is printed as a direct send prints it. */
 export async function sendThrough(o: SendOptions): Promise<void> {
   const s = o.server;
-  const channels = channelsOf(o.channels);
-  const body = { text: o.text, ...(o.title ? { title: o.title } : {}), format: o.format, ...(channels ? { channels } : {}) };
+  // Already the flags' choice, else PP_CHANNELS (route.ts selection): a --tag on the command line replaces PP_CHANNELS.
+  const channels = o.channels.length ? o.channels : undefined;
+  const body = { text: o.text, ...(o.title ? { title: o.title } : {}), format: o.format, ...(channels ? { channels } : {}), ...(o.at?.length ? { at: o.at } : {}), ...(o.tags?.length ? { tags: o.tags } : {}) };
   if (o.dryRun) return printRequest(s, "api/text", body, o.json);
   const a = await call(s, {
     method: "POST", path: "api/text", body, deadline: Date.now() + o.deadlineMs, key: crypto.randomUUID(),
@@ -406,75 +405,56 @@ async function listRows(
   return { rows: rows.slice(0, limit), more: cursor !== null || rows.length > limit };
 }
 
-/** What `pp log --failed` lists: not delivered, and shown to the user. Pending ones are the daemon's to finish. */
-const NOT_DELIVERED = ["failed", "uncertain", "expired"];
-/** The most deliveries looked at for one --failed listing, where delivered replays hide failures. */
-const MAX_SCAN = 10_000;
-
 /**
- * Rows that did not arrive, newest first, one per delivery, across the status queries; without `all`, those whose
- * original message (or a replay of it) was delivered to that channel since are left out, as `pp log --failed` does.
+ * What `pp log --failed` lists (with `all`, `--failed --all`), newest first, one row per delivery: the daemon applies
+ * the push log's own rule (GET /api/messages?failed=1), a page at a time until `limit` rows.
  */
 async function failedRows(
-  s: Server, o: { channel?: string; since?: number; all: boolean; statuses?: string[] }, limit: number, deadline: number,
+  s: Server, o: { channel?: string; since?: number; all: boolean }, limit: number, deadline: number,
 ): Promise<DeliveryView[]> {
-  const statuses = o.statuses ?? NOT_DELIVERED;
-  for (let want = limit; ; want = Math.min(want * 4, MAX_SCAN)) {
-    const seen = new Set<string>();
-    let all: DeliveryView[] = [];
-    let more = false;
-    for (const status of statuses) {
-      const r = await listRows(s, { status, channel: o.channel, since: o.since }, want, deadline,
-        (d) => d.status === status && (!o.channel || d.channel === o.channel) && (o.since === undefined || ms(d.created_at) >= o.since));
-      more ||= r.more;
-      for (const d of r.rows) {
-        const key = JSON.stringify([d.id, d.channel, d.created_at]);
-        if (!seen.has(key)) (seen.add(key), all.push(d));
-      }
+  const rows: DeliveryView[] = [];
+  let cursor: string | null = null;
+  do {
+    const p = new URLSearchParams({ failed: "1" });
+    if (o.all) p.set("all", "1");
+    if (o.channel) p.set("channel", o.channel);
+    if (o.since !== undefined) p.set("since", String(o.since));
+    p.set("limit", String(Math.min(PAGE_MAX, limit - rows.length)));
+    if (cursor) p.set("cursor", cursor);
+    const a = await call(s, { method: "GET", path: `api/messages?${p}`, deadline, repeatable: true, doing: "read the push log of" });
+    if (a.status !== 200) throw refused(a, s, "the listing of what did not arrive");
+    if (!Array.isArray(a.body.data)) throw new PpError("store", `${s.shown} answered without a listing; is it a pp daemon (pp serve)?`, EXIT_SERVER);
+    for (const d of a.body.data) {
+      // A daemon that does not know failed=1 lists messages instead: its answer cannot be read as rows.
+      if (!isRow(d)) throw new PpError("store", `${s.shown} does not list undelivered deliveries (failed=1); it may be an older pp serve: upgrade it, or run this on its host without --server`, EXIT_SERVER);
+      rows.push(d);
     }
-    // Stable: the order within a message survives.
-    all.sort((x, y) => ms(y.created_at) - ms(x.created_at));
-    if (!o.all) {
-      const done = await familyDelivered(s, all, deadline);
-      all = all.filter((d) => !done.has(JSON.stringify([rootOf(d), d.channel])));
-    }
-    if (all.length >= limit || !more || want >= MAX_SCAN) return all.slice(0, limit);
-  }
+    cursor = typeof a.body.next_cursor === "string" && a.body.next_cursor !== "" ? a.body.next_cursor : null;
+  } while (cursor && rows.length < limit);
+  return rows.slice(0, limit);
 }
 
-const rootOf = (d: DeliveryView) => str(d.replay_of) ?? d.id;
-
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/** A message id's time (its first 10 characters, as pp makes ids), or NaN. */
-function idTime(id: string): number {
-  let t = 0;
-  for (const ch of id.slice(0, 10).toUpperCase()) {
-    const v = CROCKFORD.indexOf(ch);
-    if (v < 0) return NaN;
-    t = t * 32 + v;
-  }
-  return t;
+function isRow(x: unknown): x is DeliveryView {
+  if (!x || typeof x !== "object") return false;
+  const d = x as Record<string, unknown>;
+  return typeof d.id === "string" && typeof d.channel === "string" && typeof d.status === "string" && typeof d.created_at === "string" && !("deliveries" in d);
 }
 
-/**
- * (original message, channel) pairs that the original or a replay has delivered, among those of `rows`: one
- * listing of delivered messages per channel, from the oldest original on.
- */
-async function familyDelivered(s: Server, rows: DeliveryView[], deadline: number): Promise<Set<string>> {
-  const from = new Map<string, number>();
-  for (const d of rows) {
-    const t = idTime(rootOf(d));
-    const at = Number.isNaN(t) ? 0 : t;
-    from.set(d.channel, Math.min(from.get(d.channel) ?? Infinity, at));
+/** GET /api/stats: `pp log --stats --json`'s rows, counted by the daemon. */
+async function fetchStats(s: Server, q: { channel?: string; since?: number }, deadline: number): Promise<StatRow[]> {
+  const p = new URLSearchParams();
+  if (q.channel) p.set("channel", q.channel);
+  if (q.since !== undefined) p.set("since", String(q.since));
+  const a = await call(s, { method: "GET", path: `api/stats${p.size ? `?${p}` : ""}`, deadline, repeatable: true, doing: "read the push log of" });
+  if (a.status === 404 && a.body.code !== undefined) {
+    throw new PpError("store", `${s.shown} does not count deliveries (no /api/stats); it may be an older pp serve: upgrade it, or run pp log --stats on its host`, EXIT_SERVER);
   }
-  const done = new Set<string>();
-  for (const [channel, since] of from) {
-    // A minute's margin: a message's time and its id's are the same instant, but a clock may step.
-    const r = await listRows(s, { status: "delivered", channel, since: Math.max(0, since - 60_000) }, MAX_SCAN, deadline,
-      (d) => d.channel === channel && d.status === "delivered", MAX_SCAN / PAGE_MAX);
-    for (const d of r.rows) done.add(JSON.stringify([rootOf(d), channel]));
+  if (a.status !== 200) throw refused(a, s, "the statistics");
+  const data = a.body.data;
+  if (!Array.isArray(data) || !data.every((r) => r && typeof r === "object" && typeof (r as StatRow).channel === "string")) {
+    throw new PpError("store", `${s.shown} answered without statistics; is it a pp daemon (pp serve)?`, EXIT_SERVER);
   }
-  return done;
+  return data as StatRow[];
 }
 
 export interface LogOptions {
@@ -495,7 +475,7 @@ export async function logThrough(o: LogOptions): Promise<void> {
   const since = o.since ? parseSince(o.since) : undefined;
   const limit = parseLimit(o.limit, 20);
   const deadline = Date.now() + 120_000;
-  const { listing, renderMessage } = await import("./log.ts");
+  const { listing, renderMessage, renderStats } = await import("./log.ts");
   const pos = o.positionals;
   if (pos[0] === "show") {
     if (!pos[1]) throw new PpError("usage", "pp log show needs a message id (as printed by pp send or listed by pp log)");
@@ -505,7 +485,7 @@ export async function logThrough(o: LogOptions): Promise<void> {
     return renderMessage(detailOf(m));
   }
   if (pos.length) throw new PpError("usage", `unexpected argument "${pos[0]}"; did you mean \`pp log show ${pos[0]}\`?`);
-  if (o.stats) throw new PpError("usage", `pp log --stats reads the push log itself and does not work with --server; run it on the daemon's host, or read ${s.shown}/metrics`);
+  if (o.stats) return renderStats(await fetchStats(s, { channel: o.ch, since }, deadline), o.json);
   const rows = o.failed
     ? await failedRows(s, { channel: o.ch, since, all: o.all }, limit, deadline)
     : (await listRows(s, { channel: o.ch, since }, limit, deadline, (d) => (!o.ch || d.channel === o.ch) && (since === undefined || ms(d.created_at) >= since))).rows;
@@ -593,10 +573,12 @@ export async function replayThrough(o: ReplayOptions): Promise<void> {
   };
 
   if (o.failed) {
-    // What `pp replay --failed` sends: failed and uncertain deliveries; expired ones were meant to end.
-    const rows = await failedRows(s, { channel: o.channels.length === 1 ? o.channels[0] : undefined, since, all: false, statuses: ["failed", "uncertain"] }, MAX_SCAN, deadline);
+    // What `pp replay --failed` sends: what `pp log --failed` lists, but not what expired (it was meant to end);
+    // oldest first, as the direct command replays.
+    const rows = await failedRows(s, { channel: o.channels.length === 1 ? o.channels[0] : undefined, since, all: false }, Number.MAX_SAFE_INTEGER, deadline);
     const byRoot = new Map<string, Set<string>>();
-    for (const d of rows) {
+    for (const d of rows.reverse()) {
+      if (d.status === "expired") continue;
       if (o.channels.length && !o.channels.includes(d.channel)) continue;
       const root = str(d.replay_of) ?? d.id;
       const set = byRoot.get(root) ?? new Set<string>();

@@ -1,11 +1,11 @@
 import { newId } from "../core/id.ts";
 import { redactor, secretsOf } from "../core/redact.ts";
-import { RateGate } from "./auth.ts";
+import { FailureGate, RateGate } from "./auth.ts";
 import type { AppContext } from "./context.ts";
-import { ApiError, errorAnswer, type Shape } from "./errors.ts";
-import { getMessage, healthz, listMessages, metrics, postText, reload, replay } from "./routes/api.ts";
+import { ApiError, errorAnswer, retryAfter, type Shape } from "./errors.ts";
+import { getMessage, healthz, listMessages, metrics, postText, reload, replay, stats } from "./routes/api.ts";
 import { isPush, sendRoute, sendTokenRoute, tokenRoute } from "./routes/compat.ts";
-import { pageRoute } from "./routes/pages.ts";
+import { loginThrottled, pageRoute } from "./routes/pages.ts";
 import { swaggerRoute } from "./routes/swagger.ts";
 import type { Call } from "./submit.ts";
 
@@ -17,23 +17,23 @@ interface Route {
   segments: string[];
   methods: Map<string, Handler>;
   shape: Shape;
-  /** HEAD is answered as GET without a body (only where GET changes nothing). */
-  head: boolean;
 }
 
-const route = (template: string, methods: Record<string, Handler>, shape: Shape = "native", head = false): Route => ({
-  template, segments: template.split("/").slice(1), methods: new Map(Object.entries(methods)), shape, head,
+/** HEAD is answered wherever GET is, as GET without a body (RFC 9110); a push by GET then queues nothing. */
+const route = (template: string, methods: Record<string, Handler>, shape: Shape = "native"): Route => ({
+  template, segments: template.split("/").slice(1), methods: new Map(Object.entries(methods)), shape,
 });
 
 /** GET /send without push parameters is the send page; with them, pushplus's push. */
 const sendGet: Handler = async (call) => (isPush(call.url) ? sendRoute(call) : ((await pageRoute(call.req, call.url, call.ctx)) ?? sendRoute(call)));
 
 const ROUTES: Route[] = [
-  route("/healthz", { GET: healthz }, "native", true),
-  route("/metrics", { GET: metrics }, "native", true),
+  route("/healthz", { GET: healthz }),
+  route("/metrics", { GET: metrics }),
   route("/api/text", { POST: postText }),
-  route("/api/messages", { GET: listMessages }, "native", true),
-  route("/api/messages/:id", { GET: getMessage }, "native", true),
+  route("/api/messages", { GET: listMessages }),
+  route("/api/stats", { GET: stats }),
+  route("/api/messages/:id", { GET: getMessage }),
   route("/api/messages/:id/replay", { POST: replay }),
   route("/-/reload", { POST: reload }),
   route("/send", { GET: sendGet, POST: sendRoute }, "compat"),
@@ -95,6 +95,7 @@ export interface AppOptions {
 export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, ip?: string) => Promise<Response> {
   const now = o.now ?? Date.now;
   const gate = new RateGate(now);
+  const failures = new FailureGate(now);
   return async (req, ip) => {
     const started = performance.now();
     const requestId = newId(now());
@@ -111,7 +112,7 @@ export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, i
         shape = found.route.shape;
       } else if (found) template = found.page;
       const call: Call = { ctx, req, url, requestId, ip, now, gate };
-      res = await handle(call, found, segments);
+      res = await handle(call, found, segments, failures);
     } catch (e) {
       if (e instanceof ApiError) {
         res = errorAnswer(e, shape, requestId, (s) => hideSecrets(s, ctx));
@@ -121,6 +122,9 @@ export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, i
         res = errorAnswer(new ApiError("internal", `internal error; the server log has the details under request ${requestId}`), shape, requestId);
       }
     }
+    // A wrong token, a wrong login, a page request without its CSRF token: each counts against the address.
+    if (res.status === 401) failures.failed(ip);
+    if (req.method === "HEAD" && res.body !== null) res = new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
     try {
       res.headers.set("X-Pp-Request-Id", requestId);
     } catch {}
@@ -133,13 +137,20 @@ export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, i
   };
 }
 
-async function handle(call: Call, found: Found, segments: string[]): Promise<Response> {
+async function handle(call: Call, found: Found, segments: string[], failures: FailureGate): Promise<Response> {
   const { ctx, req } = call;
   if (ctx.draining()) {
     if (segments.length === 1 && segments[0] === "healthz") return healthz(call);
     throw new ApiError("unavailable", "the server is shutting down; try again shortly", { "Retry-After": "5" });
   }
   if (found === null) throw new ApiError("not_found", "no such route");
+  if (checksToken(call, found)) {
+    const wait = failures.blockedFor(call.ip);
+    if (wait > 0) {
+      if ("page" in found) return loginThrottled(req, call.url, wait);
+      throw new ApiError("resource_exhausted", `too many failed authentications from this address (${failures.max} in ${failures.windowMs / 1000}s); try again later`, retryAfter(wait));
+    }
+  }
   if ("page" in found) {
     if (segments.length === 1 && segments[0] === "" && (req.method === "GET" || req.method === "HEAD")) {
       return new Response(null, { status: 302, headers: { Location: "/send" } });
@@ -152,14 +163,30 @@ async function handle(call: Call, found: Found, segments: string[]): Promise<Res
     throw new ApiError("not_found", "no such route");
   }
   const { route: r, params } = found;
-  const asGet = req.method === "HEAD" && r.head;
-  const handler = r.methods.get(asGet ? "GET" : req.method);
+  const handler = r.methods.get(req.method === "HEAD" ? "GET" : req.method);
   if (!handler) {
-    const allow = [...r.methods.keys(), ...(r.head ? ["HEAD"] : [])].join(", ");
+    const allow = [...r.methods.keys()].flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])).join(", ");
     throw new ApiError("method_not_allowed", `${req.method.slice(0, 20)} is not allowed here; use ${allow}`, { Allow: allow });
   }
-  const res = await handler(call, params);
-  return asGet ? new Response(null, { status: res.status, headers: res.headers }) : res;
+  return handler(call, params);
+}
+
+/**
+ * Whether the request may check a token (or a login), and so is refused while its address has failed too often:
+ * everything but what needs no token (health, open metrics, the pages' GETs, the API's document).
+ */
+function checksToken(call: Call, found: Exclude<Found, null>): boolean {
+  if ("page" in found) return found.page === "/login" && call.req.method === "POST";
+  switch (found.route.template) {
+    case "/healthz":
+      return false;
+    case "/metrics":
+      return call.ctx.settings().metricsAuth;
+    case "/send":
+      return call.req.method === "POST" || isPush(call.url);
+    default:
+      return true;
+  }
 }
 
 /** An unexpected error for the log: its message only (no stack), with every token and channel secret hidden. */

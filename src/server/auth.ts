@@ -123,3 +123,64 @@ export class RateGate {
     }
   }
 }
+
+/**
+ * Failed authentications (401s) per client address: after `max` within `windowMs`, the address is refused with 429
+ * until the oldest of them is a window old, whatever token it sends next, so that guessing tokens or login
+ * passwords goes at `max` guesses a window at most. The check comes before the token is looked at: answering a
+ * right guess differently from a wrong one would let the guessing go on.
+ */
+export class FailureGate {
+  /** Each address's recent failures, oldest first (at most `max`). */
+  private failures = new Map<string, number[]>();
+  constructor(
+    private readonly now: () => number = Date.now,
+    readonly max = 10,
+    readonly windowMs = 60_000,
+  ) {}
+
+  /** How long the address must wait (ms), 0 when it may try. */
+  blockedFor(ip: string | undefined): number {
+    const list = this.failures.get(keyOf(ip));
+    if (!list || list.length < this.max) return 0;
+    return Math.max(0, list[0]! + this.windowMs - this.now());
+  }
+
+  failed(ip: string | undefined): void {
+    const now = this.now();
+    const key = keyOf(ip);
+    let list = this.failures.get(key);
+    if (!list) {
+      if (this.failures.size >= 50_000) this.sweep(now);
+      this.failures.set(key, (list = []));
+    }
+    while (list.length && list[0]! + this.windowMs <= now) list.shift();
+    list.push(now);
+    if (list.length > this.max) list.splice(0, list.length - this.max);
+  }
+
+  /** Forgets addresses whose failures are all a window old; under a flood of addresses, the oldest. */
+  private sweep(now: number): void {
+    for (const [k, list] of this.failures) if (list.at(-1)! + this.windowMs <= now) this.failures.delete(k);
+    for (const k of this.failures.keys()) {
+      if (this.failures.size < 50_000) break;
+      this.failures.delete(k);
+    }
+  }
+}
+
+/**
+ * Whose failures these are: an IPv4 address, or an IPv6 address's /64 (one host may hold a whole /64 and pick a new
+ * address for every guess). Requests without an address (a unix socket, a test) share one.
+ */
+export function keyOf(ip: string | undefined): string {
+  if (ip === undefined || ip === "") return "local";
+  const v4 = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (v4) return v4[1]!;
+  if (!ip.includes(":")) return ip;
+  const [head = "", tail] = ip.replace(/%.*$/, "").toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail === undefined ? [] : tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}

@@ -63,7 +63,9 @@ export function errorAnswer(e: ApiError, shape: Shape, requestId: string, clean:
   const body = shape === "native"
     ? { code: e.code, msg, id: requestId }
     : { code: e.status, msg, message: msg, data: null, id: requestId };
-  return json(e.status, body, e.headers);
+  // A 503 always says when to come back, so that clients retry rather than give up or hammer.
+  const headers = e.kind === "unavailable" && !Object.keys(e.headers).some((h) => h.toLowerCase() === "retry-after") ? { ...e.headers, ...retryAfter(5000) } : e.headers;
+  return json(e.status, body, headers);
 }
 
 /** A message accepted (or a repeat of one), in the route's shape; `requestId` is the client's idempotency key. */

@@ -73,6 +73,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const workers = new Workers({
     queue: store.queue,
     limiter: store.limiter,
+    tokens: store.tokens,
     config: () => state.config,
     settings: () => state.settings,
     events,

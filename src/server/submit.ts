@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { newId } from "../core/id.ts";
+import { parseAt } from "../core/mentions.ts";
 import type { DeliveryStart, EnqueueResult, MessageRecord } from "../core/ports.ts";
 import { didYouMean } from "../core/suggest.ts";
-import type { Format } from "../core/types.ts";
+import { channelInput, INPUT_FORMATS, isInputFormat, type InputFormat } from "../core/format.ts";
 import type { Config } from "../config/load.ts";
-import { distinctTargets } from "../config/targets.ts";
+import { distinctTargets, tagAlternatives, taggedChannels } from "../config/targets.ts";
 import type { Target } from "../core/dispatch.ts";
 import { byToken, headerToken, withoutHeaderToken, type Caller, type RateGate } from "./auth.ts";
 import { epochMs, firstStr, names, noFields, str, type Fields } from "./body.ts";
@@ -49,18 +50,21 @@ export async function authorize(call: Call, o: { pathToken?: string; read?: () =
 export interface Draft {
   text: string;
   title?: string;
-  format: Format;
+  /** As the request gave it; the push log keeps html and json as written, and channels get what they become. */
+  format: InputFormat;
   /** Channel and group names, as given (or the defaults). */
   names: string[];
   callbackUrl?: string;
   expiresAt?: number;
+  /** Who to mention (parseAt's list), from `at`: a list or a comma-separated string, as pp send --at takes. */
+  at?: string[];
 }
 
 /** Where the text can be, in order: PostPoint's msg, then text, content (pushplus) and body (MsgFlow). */
 const TEXT_FIELDS = ["msg", "text", "content", "body"] as const;
 
 /** `template` values (pushplus's) and `format` values -> how pp reads the text. */
-const TEMPLATES = new Map<string, Format | "html" | "json">([
+const TEMPLATES = new Map<string, InputFormat>([
   ["text", "text"], ["txt", "text"], ["markdown", "markdown"], ["md", "markdown"], ["html", "html"], ["json", "json"],
 ]);
 
@@ -73,9 +77,9 @@ const show = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…
 export function draftFrom(call: Call, fields: Fields, o: { text?: string; title?: string; whole?: string } = {}): Draft {
   const template = str(fields, "template");
   const formatField = str(fields, "format");
-  let kind: Format | "html" | "json" = "text";
+  let kind: InputFormat = "text";
   if (formatField !== undefined) {
-    if (formatField !== "text" && formatField !== "markdown") throw badRequest(`unknown format ${show(formatField)}; use text or markdown`);
+    if (!isInputFormat(formatField)) throw badRequest(`unknown format ${show(formatField)}; use ${INPUT_FORMATS.join(", ")}`);
     kind = formatField;
   } else if (template !== undefined) {
     const k = TEMPLATES.get(template.toLowerCase());
@@ -84,19 +88,28 @@ export function draftFrom(call: Call, fields: Fields, o: { text?: string; title?
   }
   let text = o.whole ?? o.text ?? firstStr(fields, TEXT_FIELDS)?.value;
   if (text === undefined) throw badRequest("missing text: send it as msg, text, content or body");
-  if (kind === "json" || o.whole !== undefined) text = jsonAsList(text);
-  else if (kind === "html") text = htmlAsText(text);
+  if (o.whole !== undefined) kind = "json";
   text = text.replace(/\r\n?/g, "\n").trimEnd();
-  if (text.trim() === "") throw badRequest("the text is empty: send it as msg, text, content or body");
+  if (text.trim() === "" || (kind === "html" && channelInput({ text, format: kind }).text.trim() === "")) {
+    throw badRequest("the text is empty: send it as msg, text, content or body");
+  }
   const title = (o.title ?? str(fields, "title"))?.trim() || undefined;
   const callbackUrl = firstStr(fields, ["callback_url", "callbackUrl"]);
   if (callbackUrl !== undefined && !isCallbackUrl(callbackUrl.value)) {
     throw badRequest(`field "${callbackUrl.name}" must be an http or https URL`);
   }
   const expiresAt = epochMs(fields, "expires_at") ?? epochMs(fields, "timestamp");
+  const atField = names(fields, "at");
+  let at: string[] = [];
+  try {
+    at = atField ? parseAt(atField, 'field "at"') : [];
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
   return {
-    text, title, format: kind === "markdown" ? "markdown" : "text", names: channelNames(call, fields),
+    text, title, format: kind, names: channelNames(call, fields),
     ...(callbackUrl ? { callbackUrl: callbackUrl.value } : {}), ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(at.length ? { at } : {}),
   };
 }
 
@@ -113,12 +126,32 @@ function isCallbackUrl(s: string): boolean {
 export function channelNames(call: Call, fields: Fields): string[] {
   const fromQuery = call.url.searchParams.getAll("ch").flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
   const pushplus = [str(fields, "webhook"), str(fields, "topic")].map((s) => s?.trim()).filter((s): s is string => !!s);
+  const tagged = tagsOf(call, fields);
   for (const list of [names(fields, "channels"), names(fields, "ch"), fromQuery, pushplus]) {
-    if (list && list.length) return list;
+    if (list && list.length) return tagged.length ? [...new Set([...list, ...tagged])] : list;
   }
+  if (tagged.length) return tagged;
   const defaults = call.ctx.settings().channels;
   if (defaults.length === 0) throw badRequest("no channel named: send channels or ch, or set channels in the [serve] section");
   return defaults;
+}
+
+/**
+ * The channels `tags` selects, as pp send --tag does: each item of a list is one choice (any of them), and the
+ * comma-separated tags of one must all be on a channel.
+ */
+function tagsOf(call: Call, fields: Fields): string[] {
+  if (!Object.hasOwn(fields, "tags")) return [];
+  const x = fields.tags;
+  const list = typeof x === "string" ? [x] : Array.isArray(x) && x.every((s) => typeof s === "string") ? (x as string[]) : undefined;
+  if (!list) throw badRequest('field "tags" must be a list of tags or a comma-separated string');
+  const alternatives = tagAlternatives(list);
+  if (alternatives.length === 0) throw badRequest('field "tags" names no tag');
+  try {
+    return taggedChannels(call.ctx.config(), alternatives, 'field "tags"');
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
 }
 
 /**
@@ -182,8 +215,9 @@ export async function submit(
   const message: MessageRecord = {
     id: newId(now), createdAt: now, title: draft.title, text: draft.text, format: draft.format,
     source: o.replayOf ? "replay" : "api", ...(o.replayOf ? { replayOf: o.replayOf } : {}), targets: targets.map((t) => t.name),
+    ...(draft.at ? { at: draft.at } : {}),
   };
-  const fingerprint = sha(JSON.stringify([draft.title ?? null, draft.text, draft.format, message.targets.toSorted(), draft.callbackUrl ?? null, draft.expiresAt ?? null, o.replayOf ?? null, o.claim ?? null]));
+  const fingerprint = sha(JSON.stringify([draft.title ?? null, draft.text, draft.format, message.targets.toSorted(), draft.callbackUrl ?? null, draft.expiresAt ?? null, o.replayOf ?? null, o.claim ?? null, ...(draft.at ? [draft.at] : [])]));
   let r: EnqueueResult;
   try {
     r = await ctx.inbox.enqueue({
@@ -214,68 +248,4 @@ export async function submit(
     case "full":
       throw new ApiError("resource_exhausted", "the queue is full; try again later", retryAfter(r.retryAfterMs));
   }
-}
-
-/** A JSON document as a readable list of `key: value` lines (nested keys joined with dots); other text as it is. */
-export function jsonAsList(text: string): string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return text;
-  }
-  const out: string[] = [];
-  const MAX_LINES = 10_000;
-  const walk = (v: unknown, path: string, depth: number) => {
-    if (out.length >= MAX_LINES) return;
-    const line = (s: string) => out.push(path ? `${path}: ${s}` : s);
-    if (v === null || typeof v !== "object") return line(typeof v === "string" ? v : String(v));
-    const entries: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x]) : Object.entries(v);
-    if (entries.length === 0) return line(Array.isArray(v) ? "[]" : "{}");
-    // Beyond this a document is not meant for reading; its rest is summed up rather than walked.
-    if (depth >= 16) return line("…");
-    for (const [k, x] of entries) walk(x, Array.isArray(v) ? `${path}${k}` : path ? `${path}.${k}` : k, depth + 1);
-  };
-  walk(value, "", 0);
-  if (out.length >= MAX_LINES) out.push("…");
-  return out.join("\n");
-}
-
-const ENTITIES = new Map([["amp", "&"], ["lt", "<"], ["gt", ">"], ["quot", '"'], ["apos", "'"], ["nbsp", " "], ["#39", "'"]]);
-
-/**
- * pushplus's `html` template as plain text: block ends become line breaks, tags go, entities are decoded. Linear in
- * the input: every pattern stops at the next "<", so a body of a million unclosed tags costs what its length does.
- */
-export function htmlAsText(html: string): string {
-  return withoutScripts(html)
-    .replace(/<br\s*\/?>/gi, "\n")
-    .replace(/<li\b[^<>]*>/gi, "- ")
-    .replace(/<\/(p|div|li|h[1-6]|tr|table|ul|ol|pre|blockquote)\s*>/gi, "\n")
-    .replace(/<[^<>]*>/g, "")
-    .replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{1,10});/gi, (whole, e: string) => {
-      if (e[0] === "#") {
-        const cp = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-        return cp > 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) ? String.fromCodePoint(cp) : whole;
-      }
-      return ENTITIES.get(e.toLowerCase()) ?? whole;
-    })
-    .replace(/\n{3,}/g, "\n\n");
-}
-
-/** The text with <script> and <style> elements left out; one unclosed drops the rest. One pass, left to right. */
-function withoutScripts(html: string): string {
-  const open = /<(script|style)\b/gi;
-  let out = "";
-  let at = 0;
-  for (let m = open.exec(html); m; m = open.exec(html)) {
-    out += html.slice(at, m.index);
-    const close = new RegExp(`</${m[1]}[^<>]*>`, "gi");
-    close.lastIndex = m.index;
-    const c = close.exec(html);
-    if (!c) return out;
-    at = c.index + c[0].length;
-    open.lastIndex = at;
-  }
-  return out + html.slice(at);
 }

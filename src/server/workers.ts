@@ -1,7 +1,9 @@
 import type { Config } from "../config/load.ts";
 import { deliverQueued, type Clock, type DispatchEvent } from "../core/dispatch.ts";
+import { queueAlert } from "../core/fallback.ts";
 import { exchange } from "../core/http.ts";
-import type { Limiter } from "../core/ports.ts";
+import type { Limiter, TokenCache } from "../core/ports.ts";
+import type { Outcome } from "../core/types.ts";
 import { clip, ERROR_MAX, redactor } from "../core/redact.ts";
 import type { MessageDetail } from "../store/pushlog.ts";
 import { LEASE_MS, type QueuedRef, type SqliteQueue } from "../store/queue.ts";
@@ -11,6 +13,8 @@ import type { DeliveryEvents, ServeSettings } from "./context.ts";
 export interface WorkersOptions {
   queue: SqliteQueue;
   limiter: Limiter;
+  /** Access tokens shared with every pp process (ChannelDef.auth). */
+  tokens?: TokenCache;
   /** The config in force: read for each delivery, so a reload applies to what runs next. */
   config: () => Config;
   settings: () => ServeSettings;
@@ -43,6 +47,8 @@ interface Lane {
   busy: boolean;
   /** Nothing of this channel starts before this: the destination's rate limit or block is known to hold until then. */
   notBefore: number;
+  /** How many of its deliveries wait to try again after a failure (at most: a few may have ended meanwhile). */
+  retrying: number;
 }
 
 /**
@@ -60,6 +66,9 @@ export class Workers {
   private lastId = 0;
   private started = false;
   private stopping = false;
+  /** Aborted when stopping: deliveries start nothing new and end their waits. */
+  private readonly halt = new AbortController();
+  /** Aborted when the grace period is over: callbacks in flight are cut off. */
   private readonly abort = new AbortController();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
@@ -124,6 +133,9 @@ export class Workers {
     clearInterval(this.heartbeat);
     clearInterval(this.sweeper);
     const settled = () => Promise.allSettled([...this.running, ...this.cbRunning.values()]);
+    // A delivery waiting (for a retry, a rate-limit slot, its next part) hands itself back to the queue now: only
+    // requests already out have the grace period to finish, and an idle daemon stops at once.
+    this.halt.abort("pp serve stopped");
     await within(settled(), graceMs);
     if (this.running.size === 0 && this.cbRunning.size === 0) return;
     this.abort.abort("pp serve stopped");
@@ -149,24 +161,25 @@ export class Workers {
 
   private lane(channel: string): Lane {
     let l = this.lanes.get(channel);
-    if (!l) this.lanes.set(channel, (l = { heap: new Heap(), busy: false, notBefore: 0 }));
+    if (!l) this.lanes.set(channel, (l = { heap: new Heap(), busy: false, notBefore: 0, retrying: 0 }));
     return l;
   }
 
   private load(): void {
-    const refs = this.guard(() => this.o.queue.queuedAfter(this.lastId)) ?? [];
-    for (const r of refs) {
-      this.lane(r.channel).heap.push(r);
-      if (r.id > this.lastId) this.lastId = r.id;
-    }
+    const got = this.guard(() => this.o.queue.queuedSince(this.lastId));
+    if (!got) return;
+    for (const r of got.refs) this.put(r);
+    this.lastId = Math.max(this.lastId, got.last);
   }
 
   private beat(): void {
     const now = Date.now();
     if (this.held.size) this.o.queue.renew(this.held, now + this.lease);
+    // The queue's depth is kept in memory; now and then it is counted again, in case another process changed it.
+    this.o.queue.recount();
     // Another process's deliveries whose lease ran out (a daemon on another host that died).
     const back = this.o.queue.recover(now);
-    if (back.length) for (const r of this.o.queue.refs(back)) this.lane(r.channel).heap.push(r);
+    if (back.length) for (const r of this.o.queue.refs(back)) this.put(r);
     if (back.length) this.pump();
   }
 
@@ -197,7 +210,7 @@ export class Workers {
     for (const i of items) {
       if (!done.has(i.ref.id)) continue;
       if (i.status === "expired") this.o.events.expired(i.ref.channel);
-      else this.o.events.failed(i.ref.channel);
+      else (this.o.events.failed(i.ref.channel), this.alert(i.ref.messageId, i.ref.channel));
     }
     if (done.size) this.callbacks();
   }
@@ -228,6 +241,7 @@ export class Workers {
         continue;
       }
       lane.heap.pop();
+      if (head.retrying) lane.retrying = Math.max(0, lane.retrying - 1);
       this.run(lane, head);
     }
     if (next !== Infinity) this.schedule(next);
@@ -273,12 +287,17 @@ export class Workers {
       r = await deliverQueued(taken.message, target, ref.id, {
         recorder: queue.recorder,
         limiter: this.o.limiter,
+        ...(this.o.tokens ? { tokens: this.o.tokens } : {}),
         deadline: deadline.at,
         deadlineStatus: deadline.status,
         deferAfterMs: this.o.deferAfterMs ?? 2000,
         tried: taken.tried,
         accepted: taken.accepted,
-        interrupt: this.abort.signal,
+        interrupt: this.halt.signal,
+        // A platform that is down only delays what was accepted: retryable failures are tried again, with a
+        // growing wait, until the delivery's deadline (the channel's `retries` is for pp send).
+        retries: Number.POSITIVE_INFINITY,
+        backoff: queueBackoff,
         secrets: this.o.secrets(),
         onEvent: (e) => this.event(e),
         ...(this.o.clock ? { clock: this.o.clock } : {}),
@@ -289,7 +308,7 @@ export class Workers {
     }
     if (r.status === "deferred") {
       queue.defer(ref.id, r.until, r.reason);
-      lane.heap.push({ ...ref, dueAt: r.until });
+      this.put({ ...ref, dueAt: r.until, retrying: r.cause === "retry" && !ref.revived });
       if (r.cause === "rate_limit") {
         // The destination is shut until then for every message of the channel, not only this one.
         lane.notBefore = Math.max(lane.notBefore, r.until);
@@ -297,10 +316,36 @@ export class Workers {
       }
       return;
     }
-    if (r.status === "delivered") events.delivered(ref.channel);
-    else if (r.status === "expired") events.expired(ref.channel);
-    else events.failed(ref.channel);
+    if (r.status === "delivered") {
+      events.delivered(ref.channel);
+      this.revive(lane);
+    } else if (r.status === "expired") events.expired(ref.channel);
+    else (events.failed(ref.channel), this.alert(ref.messageId, ref.channel));
     this.callbacks();
+  }
+
+  /**
+   * The channel delivered: those of its deliveries that wait to try again after failures (the platform was down)
+   * are due now rather than at the end of their backoff, up to five minutes away. Each is revived once: one that
+   * fails whatever the platform's state waits out its backoff from then on, not tried after every success.
+   */
+  private revive(lane: Lane): void {
+    if (lane.retrying === 0) return;
+    const now = Date.now();
+    const back = lane.heap.removeWhere((r) => r.retrying === true);
+    for (const r of back) lane.heap.push({ ...r, dueAt: Math.min(r.dueAt, now), retrying: false, revived: true });
+    lane.retrying = 0;
+  }
+
+  private put(r: QueuedRef): void {
+    const lane = this.lane(r.channel);
+    lane.heap.push(r);
+    if (r.retrying) lane.retrying++;
+  }
+
+  /** A delivery ended failed: the fallback alert its channel asks for is queued, as a message of its own. */
+  private alert(messageId: string, channel: string): void {
+    queueAlert(this.o.queue, this.o.config(), messageId, channel, this.o.secrets()).then((id) => id !== null && this.wake(), (e) => this.failed(e));
   }
 
   private event(e: DispatchEvent): void {
@@ -357,6 +402,20 @@ export class Workers {
     const wait = (this.o.callbackBackoff ?? defaultBackoff)(n);
     queue.callbackTried(messageId, { status: "queued", dueAt: Date.now() + wait, httpStatus: status, error });
   }
+}
+
+/** The longest wait between two tries of a queued delivery. */
+export const QUEUE_BACKOFF_MAX_MS = 5 * 60_000;
+
+/**
+ * The wait before a queued delivery's next try: 0.5 s doubling with each attempt, with jitter (half to all of it),
+ * at most QUEUE_BACKOFF_MAX_MS; a platform's own "retry after" wins when it asks for longer.
+ */
+export function queueBackoff(attempt: number, outcome: Outcome, random: () => number): number {
+  const base = Math.min(QUEUE_BACKOFF_MAX_MS, 500 * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+  const jittered = Math.round(base / 2 + random() * (base / 2));
+  if (outcome.retryAfterMs !== undefined) return Math.max(outcome.retryAfterMs, outcome.kind === "rate_limited" ? 0 : jittered);
+  return outcome.kind === "rate_limited" ? Math.max(1000, jittered) : jittered;
 }
 
 function defaultBackoff(tries: number): number {

@@ -1,30 +1,35 @@
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { PpError } from "../core/errors.ts";
 import type { DeliveryEnd, Enqueue, EnqueueResult, Inbox, MessageQuery, MessageRecord, Recorder } from "../core/ports.ts";
 import { closeDb, openDb } from "./db.ts";
 import { storeError } from "./errors.ts";
 import { abandoned, PushLog } from "./pushlog.ts";
 import { SqliteLimiter } from "./ratelimit.ts";
-import { messageJson, type MessageView } from "./view.ts";
+import { SqliteTokens } from "./tokens.ts";
+import { jsonRow, messageJson, type MessageView, type RowView } from "./view.ts";
 
 /** The daemon's store: the push log, the shared rate limiter and the queue, on one connection. */
 export interface QueueStore {
   db: Database;
   log: PushLog;
   limiter: SqliteLimiter;
+  tokens: SqliteTokens;
   queue: SqliteQueue;
   /** Closes without checkpointing the WAL (closeDb). */
   close(): void;
 }
 
 export function openQueueStore(path: string, o: { owner?: string } = {}): QueueStore {
+  // bun:sqlite keeps the 20 statements used last: the daemon's path through a request and a delivery uses more,
+  // and a statement prepared again for every use cost more than the rest of the request.
+  if (Database.MAX_QUERY_CACHE_SIZE < QUERY_CACHE) Database.MAX_QUERY_CACHE_SIZE = QUERY_CACHE;
   const db = openDb(path);
   // The daemon writes several small transactions per delivery: checkpointing at SQLite's default of 1000 pages
   // rather than the CLI's 100 (openDb) halves what each costs. CLI processes opening the store meanwhile index
   // a WAL of a few MiB at most.
   db.run("PRAGMA wal_autocheckpoint = 1000");
   const log = new PushLog(db, o.owner);
-  return { db, log, limiter: new SqliteLimiter(db), queue: new SqliteQueue(db, log, path), close: () => closeDb(db, path) };
+  return { db, log, limiter: new SqliteLimiter(db), tokens: new SqliteTokens(db), queue: new SqliteQueue(db, log, path), close: () => closeDb(db, path) };
 }
 
 /** A queued delivery as the scheduler indexes it. */
@@ -35,6 +40,10 @@ export interface QueuedRef {
   dueAt: number;
   createdAt: number;
   expiresAt: number | null;
+  /** It waits to be tried again after a failure (not for a rate limit): due at once when its channel works again. */
+  retrying?: boolean;
+  /** Made due early once already (Workers): it is not again. */
+  revived?: boolean;
 }
 
 /** A delivery a worker took from the queue: what it needs to run it through the dispatch core. */
@@ -67,12 +76,24 @@ export class SqliteQueue implements Inbox {
   /** Transactions that committed enqueued messages (group commits are counted once). */
   commits = 0;
   private batch: { e: Enqueue; resolve: (r: EnqueueResult) => void; reject: (e: unknown) => void }[] = [];
+  /**
+   * Mentions of the messages with open deliveries (MessageRecord.at), by message id. The push log has no column
+   * for them, so they live in this process: a restart or a replay sends without them.
+   */
+  private readonly mentions = new Map<string, readonly string[]>();
+
+  /** Made once: bun:sqlite builds four wrappers each time transaction() is called, and a commit may hold thousands. */
+  private readonly group: { immediate: (f: () => void) => void };
+  private readonly savepoint: (e: Enqueue, now: number, queued: number) => EnqueueResult;
 
   constructor(
     private readonly db: Database,
     readonly log: PushLog,
     private readonly path = ":memory:",
-  ) {}
+  ) {
+    this.group = db.transaction((f: () => void) => f());
+    this.savepoint = db.transaction((e: Enqueue, now: number, queued: number) => this.insert(e, now, queued));
+  }
 
   get owner(): string {
     return this.log.owner;
@@ -89,35 +110,62 @@ export class SqliteQueue implements Inbox {
   private flush(): void {
     const batch = this.batch;
     this.batch = [];
-    const results: ({ ok: true; r: EnqueueResult } | { ok: false; e: unknown })[] = [];
-    try {
-      // Accepted means durable against a power cut, not only against a crash of pp: these commits wait for the disk.
-      this.db.run("PRAGMA synchronous = FULL");
-      try {
-        this.db.transaction(() => {
-          const now = Date.now();
-          let queued = batch.some((b) => b.e.queueMax !== undefined) ? this.queuedSoon(now) : 0;
-          const longest = batch.reduce((w, b) => Math.max(w, b.e.idempotency?.windowMs ?? 0), 0);
-          if (longest > 0) this.db.query("DELETE FROM idempotency WHERE created_at <= ?").run(now - longest);
-          for (const { e } of batch) {
+    let results: ({ ok: true; r: EnqueueResult } | { ok: false; e: unknown })[] = [];
+    let added = 0;
+    let requestFailed = false;
+    /** `alone`: each request in a savepoint of its own, so one that cannot be stored fails alone. */
+    const commit = (alone: boolean) => {
+      results = [];
+      added = 0;
+      this.group.immediate(() => {
+        const now = Date.now();
+        let queued = batch.some((b) => b.e.queueMax !== undefined) ? this.depth() : 0;
+        const longest = batch.reduce((w, b) => Math.max(w, b.e.idempotency?.windowMs ?? 0), 0);
+        if (longest > 0) this.db.query("DELETE FROM idempotency WHERE created_at <= ?").run(now - longest);
+        for (const { e } of batch) {
+          let r: EnqueueResult;
+          if (alone) {
             try {
-              // A savepoint each: one request that cannot be stored fails alone.
-              const r = this.db.transaction(() => this.insert(e, now, queued))();
-              if (r.kind === "queued") {
-                const n = e.deliveries.length - r.skipped.length;
-                queued += n;
-                if (this.counted) this.counted.n += n;
-              }
-              results.push({ ok: true, r });
+              r = this.savepoint(e, now, queued);
             } catch (err) {
               results.push({ ok: false, e: err });
+              continue;
+            }
+          } else {
+            try {
+              r = this.insert(e, now, queued);
+            } catch (err) {
+              requestFailed = true;
+              throw err;
             }
           }
-        }).immediate();
+          if (r.kind === "queued") {
+            const n = e.deliveries.length - r.skipped.length;
+            queued += n;
+            added += n;
+          }
+          results.push({ ok: true, r });
+        }
+      });
+    };
+    try {
+      // Accepted means durable against a power cut, not only against a crash of pp: these commits wait for the disk.
+      this.db.query("PRAGMA synchronous = FULL").run();
+      try {
+        // Without savepoints first: a savepoint copies every page it changes to a statement journal, which doubled
+        // what a message costs. Should anything fail, nothing was committed, and the batch runs again request by request.
+        try {
+          commit(false);
+        } catch (err) {
+          // The store itself (locked, full, gone) fails every request alike: no second try.
+          if (!requestFailed) throw err;
+          commit(true);
+        }
       } finally {
-        this.db.run("PRAGMA synchronous = NORMAL");
+        this.db.query("PRAGMA synchronous = NORMAL").run();
       }
       this.commits++;
+      if (this.open !== undefined) this.open += added;
     } catch (err) {
       const e = storeError(err, this.path, "queue the message");
       for (const b of batch) b.reject(e);
@@ -125,6 +173,7 @@ export class SqliteQueue implements Inbox {
     }
     batch.forEach((b, i) => {
       const r = results[i]!;
+      if (r.ok && r.r.kind === "queued" && b.e.message.at?.length) this.mentions.set(r.r.id, b.e.message.at);
       if (r.ok) b.resolve(r.r);
       else b.reject(storeError(r.e, this.path, "queue the message"));
     });
@@ -174,18 +223,16 @@ export class SqliteQueue implements Inbox {
   }
 
   /**
-   * Queued deliveries, for queue_max: counted at most once a second (a count walks the whole queue index, 100k
-   * entries at a full queue) and kept up by what enqueue adds meanwhile. What workers end in between makes it an
-   * overestimate, never an under-, for that second.
+   * Deliveries of the daemon that have not ended (queued, or pending with a worker), counted from the store once and
+   * then kept up by what this connection adds and ends: a count walks the whole queue index, 100k entries when the
+   * queue is full, and queue_max is checked at every group commit.
    */
-  private counted: { n: number; at: number } | undefined;
-  private queuedSoon(now: number): number {
-    if (!this.counted || now - this.counted.at >= 1000 || now < this.counted.at) this.counted = { n: this.queuedCount(), at: now };
-    return this.counted.n;
-  }
+  private open: number | undefined;
 
-  private queuedCount(): number {
-    return (this.db.query("SELECT count(*) AS n FROM deliveries INDEXED BY deliveries_queued WHERE status = 'queued'").get() as { n: number }).n;
+  private countOpen(): number {
+    const queued = (this.db.query("SELECT count(*) AS n FROM deliveries INDEXED BY deliveries_queued WHERE status = 'queued'").get() as { n: number }).n;
+    const pending = (this.db.query("SELECT count(*) AS n FROM deliveries INDEXED BY deliveries_status WHERE status = 'pending' AND due_at IS NOT NULL").get() as { n: number }).n;
+    return queued + pending;
   }
 
   message(idOrPrefix: string): MessageView | null {
@@ -244,8 +291,19 @@ export class SqliteQueue implements Inbox {
 
   /** Deliveries queued or being sent by the daemon. */
   depth(): number {
-    const pending = (this.db.query("SELECT count(*) AS n FROM deliveries INDEXED BY deliveries_status WHERE status = 'pending' AND due_at IS NOT NULL").get() as { n: number }).n;
-    return this.queuedCount() + pending;
+    if (this.open === undefined) this.open = this.countOpen();
+    return this.open;
+  }
+
+  /** Counts the daemon's open deliveries again from the store (after another process may have changed them). */
+  recount(): number {
+    this.open = this.countOpen();
+    return this.open;
+  }
+
+  /** Some of the daemon's open deliveries ended. */
+  private ended(n: number): void {
+    if (this.open !== undefined && n > 0) this.open = Math.max(0, this.open - n);
   }
 
   /** Whether a write transaction can be started now (the store is not locked, read-only or gone). */
@@ -266,13 +324,25 @@ export class SqliteQueue implements Inbox {
 
   /** Queued deliveries whose id is above `afterId`, in id order (all of them from 0), for the scheduler's index. */
   queuedAfter(afterId: number): QueuedRef[] {
-    const rows = this.db
-      .query(
-        `SELECT d.id, d.message_id, d.channel, d.due_at, m.created_at, m.expires_at FROM deliveries d JOIN messages m ON m.id = d.message_id
-         WHERE d.id > ? AND d.status = 'queued' ORDER BY d.id`,
-      )
-      .all(afterId) as RefRow[];
-    return rows.map(toRef);
+    return this.queuedSince(afterId).refs;
+  }
+
+  /**
+   * Queued deliveries whose id is above `afterId`, and the highest id looked at (where the next look starts). From 0
+   * (at start) the queue index is read; after that, deliveries by id, which only grows: each look costs the rows
+   * added since, never the length of the queue.
+   */
+  queuedSince(afterId: number): { refs: QueuedRef[]; last: number } {
+    const cols = "d.id, d.message_id, d.channel, d.due_at, d.status, d.error, m.created_at, m.expires_at FROM deliveries d JOIN messages m ON m.id = d.message_id";
+    if (afterId <= 0) {
+      // The highest id first: a delivery queued after it is found by the next look.
+      const last = (this.db.query("SELECT coalesce(max(id), 0) AS n FROM deliveries").get() as { n: number }).n;
+      const rows = this.db.query(`SELECT ${cols} WHERE d.status = 'queued' AND d.id <= ? ORDER BY d.id`).all(last) as RefRow[];
+      return { refs: rows.map(toRef), last };
+    }
+    const rows = this.db.query(`SELECT ${cols} WHERE d.id > ? ORDER BY d.id`).all(afterId) as (RefRow & { status: string })[];
+    const last = rows.length ? rows[rows.length - 1]!.id : afterId;
+    return { refs: rows.filter((r) => r.status === "queued").map(toRef), last };
   }
 
   /**
@@ -300,6 +370,7 @@ export class SqliteQueue implements Inbox {
       const message: MessageRecord = {
         id: m.id, createdAt: m.created_at, text: m.text, format: m.format, source: m.source, targets: JSON.parse(m.targets),
         ...(m.title !== null ? { title: m.title } : {}), ...(m.replay_of !== null ? { replayOf: m.replay_of } : {}),
+        ...(this.mentions.has(m.id) ? { at: this.mentions.get(m.id) } : {}),
       };
       return { deliveryId: id, channel: d.channel, message, expiresAt: m.expires_at, accepted, tried: { parts: d.parts, byPart } };
     }).immediate();
@@ -326,7 +397,7 @@ export class SqliteQueue implements Inbox {
    */
   end(items: { id: number; status: "failed" | "expired"; error: string }[], now = Date.now()): number[] {
     const q = this.db.query("UPDATE deliveries SET status = ?, error = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('queued', 'pending') RETURNING message_id");
-    return this.db.transaction(() => {
+    const ended = this.db.transaction(() => {
       const ended: number[] = [];
       for (const it of items) {
         const row = q.get(it.status, it.error, now, it.id) as { message_id: string } | null;
@@ -336,6 +407,8 @@ export class SqliteQueue implements Inbox {
       }
       return ended;
     }).immediate();
+    this.ended(ended.length);
+    return ended;
   }
 
   /**
@@ -352,18 +425,22 @@ export class SqliteQueue implements Inbox {
   };
 
   finish(deliveryId: number, f: DeliveryEnd, now = Date.now()): void {
-    this.db.transaction(() => {
+    const wasOpen = this.db.transaction(() => {
+      const was = this.db.query(`SELECT status IN ${OPEN} AS open FROM deliveries WHERE id = ?`).get(deliveryId) as { open: number } | null;
       const row = this.db
         .query("UPDATE deliveries SET status = ?, latency_ms = ?, error = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? RETURNING message_id")
         .get(f.status, f.latencyMs, f.error, now, deliveryId) as { message_id: string } | null;
       if (row) this.settle(row.message_id, now);
+      return !!was?.open;
     })();
+    if (wasOpen) this.ended(1);
   }
 
   /** When no delivery of the message is open any more, its callback (if it asked for one) becomes due. */
   private settle(messageId: string, now: number): void {
     const open = this.db.query(`SELECT 1 FROM deliveries WHERE message_id = ? AND status IN ${OPEN} LIMIT 1`).get(messageId);
     if (open) return;
+    this.mentions.delete(messageId);
     this.db.query("UPDATE callbacks SET status = 'queued', due_at = ?, updated_at = ? WHERE message_id = ? AND status = 'waiting'").run(now, now, messageId);
   }
 
@@ -446,16 +523,49 @@ export class SqliteQueue implements Inbox {
       .query("UPDATE callbacks SET status = ?, attempts = attempts + 1, due_at = ?, http_status = ?, error = ?, updated_at = ? WHERE message_id = ?")
       .run(r.status, r.dueAt, r.httpStatus, r.error, now, messageId);
   }
+
+  /**
+   * `pp log --failed` (with `all`, `--all`) a page at a time: PushLog.list's rules, so the API and the CLI agree on
+   * what did not arrive. The cursor is the last row's (created_at, delivery id).
+   */
+  undelivered(q: import("../core/ports.ts").UndeliveredQuery): { rows: RowView[]; next: string | null } {
+    const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(q.limit) || 1));
+    let before: { createdAt: number; deliveryId: number } | undefined;
+    if (q.cursor !== undefined) {
+      const text = /^[A-Za-z0-9_-]{1,200}$/.test(q.cursor) ? Buffer.from(q.cursor, "base64url").toString() : "";
+      const m = /^r(\d{1,16})\.(\d{1,16})$/.exec(text);
+      if (!m) throw new PpError("usage", "the cursor is not one this server gave out; start again without it");
+      before = { createdAt: Number(m[1]), deliveryId: Number(m[2]) };
+    }
+    const rows = this.log.list({ failed: true, all: q.all, channel: q.channel, since: q.since, limit: limit + 1, ...(before ? { before } : {}) });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const next = rows.length > limit && last ? Buffer.from(`r${last.created_at}.${last.delivery_id}`).toString("base64url") : null;
+    return { rows: page.map(jsonRow), next };
+  }
+
+  /** `pp log --stats`'s rows. */
+  stats(q: { since?: number; channel?: string }): import("./pushlog.ts").StatRow[] {
+    return this.log.stats(q.since, q.channel);
+  }
 }
+
+/** Statements a connection of the daemon keeps prepared. */
+const QUERY_CACHE = 256;
 
 /** What a client is told to wait when the queue is full. */
 export const FULL_RETRY_MS = 5_000;
 /** Largest page of GET /api/messages. */
 export const MAX_PAGE = 500;
 
-interface RefRow { id: number; message_id: string; channel: string; due_at: number | null; created_at: number; expires_at: number | null }
-const toRef = (r: RefRow): QueuedRef =>
-  ({ id: r.id, messageId: r.message_id, channel: r.channel, dueAt: r.due_at ?? r.created_at, createdAt: r.created_at, expiresAt: r.expires_at });
+interface RefRow { id: number; message_id: string; channel: string; due_at: number | null; created_at: number; expires_at: number | null; error?: string | null }
+const toRef = (r: RefRow): QueuedRef => ({
+  id: r.id, messageId: r.message_id, channel: r.channel, dueAt: r.due_at ?? r.created_at, createdAt: r.created_at, expiresAt: r.expires_at,
+  ...(r.error && RETRY_WAIT.test(r.error) ? { retrying: true } : {}),
+});
+
+/** How the dispatch core words a retry's wait in a deferred delivery's error ("... (attempt 5 in 4.0s)"). */
+const RETRY_WAIT = /\(attempt \d+ in (?:\d+ms|[\d.]+s|\d+m\d+s)\)$/;
 
 const IN_FLIGHT = "EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.outcome = 'sending')";
 

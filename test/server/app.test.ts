@@ -3,8 +3,10 @@ import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import { formFields } from "../../src/server/body.ts";
 import { CATALOGUE } from "../../src/server/errors.ts";
-import { htmlAsText } from "../../src/server/submit.ts";
+import { channelInput, htmlToMarkdown } from "../../src/core/format.ts";
 import { login, SESSION_COOKIE } from "../../src/server/session.ts";
+import { newId } from "../../src/core/id.ts";
+import { jsonRow } from "../../src/store/view.ts";
 import { bearer, CONFIG, formBody, harness, jsonBody, SECRETS, TOKEN, TOKEN2, ULID } from "./_api.ts";
 
 const all: ReturnType<typeof harness>[] = [];
@@ -52,12 +54,16 @@ describe("POST /api/text", () => {
     expect(x.store.queue.message(r.body.id)!.text).toBe(`via ${field}`);
   });
 
-  test("pushplus templates: html becomes text, json a key/value list", async () => {
+  test("pushplus templates: kept as written, html planned as Markdown, json as a key/value list", async () => {
     const x = h();
-    const html = await x.call("/api/text", jsonBody({ content: "<p>a &amp; b</p><ul><li>one</li></ul>", template: "html" }));
-    expect(x.store.queue.message(html.body.id)!.text).toBe("a & b\n- one");
-    const json = await x.call("/api/text", jsonBody({ content: JSON.stringify({ host: "db1", load: [1, 2], ok: { now: false } }), template: "json" }));
-    expect(x.store.queue.message(json.body.id)!.text).toBe("host: db1\nload[0]: 1\nload[1]: 2\nok.now: false");
+    const content = "<p>a &amp; b</p><ul><li>one</li></ul>";
+    const html = x.store.queue.message((await x.call("/api/text", jsonBody({ content, template: "html" }))).body.id)!;
+    expect(html).toMatchObject({ text: content, format: "html" });
+    expect(channelInput(html)).toEqual({ text: "a & b\n\n- one", format: "markdown" });
+    const json = x.store.queue.message((await x.call("/api/text", jsonBody({ content: JSON.stringify({ host: "db1", load: [1, 2], ok: { now: false } }), format: "json" }))).body.id)!;
+    expect(json.format).toBe("json");
+    expect(channelInput(json)).toEqual({ text: "host: db1\nload[0]: 1\nload[1]: 2\nok.now: false", format: "text" });
+    expect((await x.call("/api/text", jsonBody({ content: "<p><script>x</script></p>", template: "html" }))).status).toBe(400);
   });
 
   test("expires_at, timestamp and callback_url are recorded", async () => {
@@ -350,6 +356,21 @@ describe("idempotency", () => {
     expect(x.state.wakes).toBe(2);
   });
 
+  test("a repeated replay answers as the first: same id, msg, request_id and skipped channels", async () => {
+    const x = h();
+    const id = (await x.call("/api/text", jsonBody({ msg: "half", ch: "ops,team" }))).body.id;
+    x.store.db.run("UPDATE deliveries SET status = 'delivered' WHERE message_id = ? AND channel = 'ops'", [id]);
+    x.store.db.run("UPDATE deliveries SET status = 'failed' WHERE message_id = ? AND channel = 'team'", [id]);
+    const first = await x.call(`/api/messages/${id}/replay`, jsonBody({}, { "Idempotency-Key": "replay-1" }));
+    expect(first.body).toMatchObject({ code: "ok", msg: "queued", replay_of: id, request_id: "replay-1", skipped: [{ channel: "ops" }] });
+    const again = await x.call(`/api/messages/${id}/replay`, jsonBody({}, { "Idempotency-Key": "replay-1" }));
+    const { skipped: s1, ...rest1 } = first.body;
+    const { skipped: s2, ...rest2 } = again.body;
+    expect(rest2).toEqual(rest1);
+    expect(s2.map((k: any) => k.channel)).toEqual(s1.map((k: any) => k.channel));
+    expect(x.messages()).toBe(2);
+  });
+
   test("keys are scoped by token", async () => {
     const x = h();
     const a = await x.call("/api/text", jsonBody({ msg: "a" }, { "X-Ppt-Request-ID": "same" }));
@@ -501,12 +522,187 @@ describe("hostile bodies cost what their length does", () => {
   };
 
   test("the html template: unclosed tags and scripts", () => {
-    expect(growth((n) => htmlAsText("<".repeat(n)), 6000)).toBeLessThan(9);
-    expect(growth((n) => htmlAsText("<script>".repeat(n)), 3000)).toBeLessThan(9);
-    expect(growth((n) => htmlAsText("<style>x</style>".repeat(n)), 3000)).toBeLessThan(9);
+    expect(growth((n) => htmlToMarkdown("<".repeat(n)), 6000)).toBeLessThan(9);
+    expect(growth((n) => htmlToMarkdown("<script>".repeat(n)), 3000)).toBeLessThan(9);
+    expect(growth((n) => htmlToMarkdown("<style>x</style>".repeat(n)), 3000)).toBeLessThan(9);
   });
 
   test("a form that repeats one field", () => {
     expect(growth((n) => formFields("ch=a&".repeat(n)), 20000)).toBeLessThan(9);
+  });
+});
+
+/** A message recorded as `pp send` records it, its one delivery ended as `status` (or left pending by a gone process). */
+function sent(x: ReturnType<typeof harness>, channel: string, status: "delivered" | "failed" | "uncertain" | "expired" | "pending", o: { replayOf?: string; at?: number } = {}): string {
+  const at = o.at ?? Date.now();
+  const id = newId(at);
+  const [b] = x.store.log.begin(
+    { id, createdAt: at, text: `${status} to ${channel}`, format: "text", source: o.replayOf ? "replay" : "cli", targets: [channel], ...(o.replayOf ? { replayOf: o.replayOf } : {}) },
+    [{ channel, type: "wecom", target: "qyapi.weixin.qq.com/***", parts: 1 }],
+    // A pending one's lease has run out: its process is taken as gone.
+    { leaseUntil: status === "pending" ? at - 1 : at + 60_000 },
+  );
+  const deliveryId = (b as { id: number }).id;
+  if (status !== "pending") x.store.log.finish(deliveryId, { status, attempts: 1, latencyMs: 40, error: status === "delivered" ? null : `${status} here` });
+  return id;
+}
+
+describe("what did not arrive, and the statistics, as pp log --failed and --stats see them", () => {
+  test("failed=1 lists failed, uncertain, expired and abandoned deliveries, not queued or healed ones; all=1 adds the healed", async () => {
+    const x = h();
+    const t = Date.now() - 10_000;
+    const failed = sent(x, "ops", "failed", { at: t });
+    const uncertain = sent(x, "team", "uncertain", { at: t + 1 });
+    const expired = sent(x, "ops", "expired", { at: t + 2 });
+    const abandoned = sent(x, "lark", "pending", { at: t + 3 });
+    const healed = sent(x, "ops", "failed", { at: t + 4 });
+    const replay = sent(x, "ops", "delivered", { at: t + 5, replayOf: healed });
+    sent(x, "ops", "delivered", { at: t + 6 });
+    await x.call("/api/text", jsonBody({ msg: "queued, not failed", ch: "ops" }));
+    const ids = (r: { body: any }) => r.body.data.map((d: any) => d.id);
+    const list = await x.call("/api/messages?failed=1", { headers: bearer() });
+    expect(list.status).toBe(200);
+    expect(ids(list)).toEqual([abandoned, expired, uncertain, failed]);
+    // The rows are `pp log --json`'s, exactly as the push log lists them.
+    expect(list.body.data).toEqual(x.store.log.list({ failed: true }).map(jsonRow));
+    expect(list.body.data[0]).toMatchObject({ channel: "lark", status: "pending", error: expect.stringContaining("stopped before finishing") });
+    expect(list.body.next_cursor).toBeNull();
+    const history = await x.call("/api/messages?failed=true&all=1", { headers: bearer() });
+    expect(ids(history)).toEqual([healed, abandoned, expired, uncertain, failed]);
+    expect(replay).not.toBe(healed);
+    expect(ids(await x.call("/api/messages?failed=1&channel=ops&all=1", { headers: bearer() }))).toEqual([healed, expired, failed]);
+    expect(ids(await x.call(`/api/messages?failed=1&since=${t + 2}`, { headers: bearer() }))).toEqual([abandoned, expired]);
+    // Paged by cursor, each row once.
+    const seen: string[] = [];
+    let cursor = "";
+    for (let pages = 0; pages < 10; pages++) {
+      const r = await x.call(`/api/messages?failed=1&all=1&limit=2${cursor ? `&cursor=${cursor}` : ""}`, { headers: bearer() });
+      seen.push(...ids(r));
+      if (!r.body.next_cursor) break;
+      cursor = r.body.next_cursor;
+    }
+    expect(seen).toEqual([healed, abandoned, expired, uncertain, failed]);
+    for (const bad of ["failed=1&status=failed", "all=1", "failed=maybe", "failed=1&cursor=abc", "failed=1&limit=501"]) {
+      const r = await x.call(`/api/messages?${bad}`, { headers: bearer() });
+      expect([bad, r.status, r.body.code]).toEqual([bad, 400, "invalid_argument"]);
+    }
+    // A cursor of the message listing is not one of this listing, nor the other way round.
+    const msgCursor = (await x.call("/api/messages?limit=1", { headers: bearer() })).body.next_cursor;
+    expect((await x.call(`/api/messages?failed=1&cursor=${msgCursor}`, { headers: bearer() })).status).toBe(400);
+    expect((await x.call("/api/messages?failed=1")).status).toBe(401);
+  });
+
+  test("GET /api/stats: pp log --stats --json's rows, for a window and a channel", async () => {
+    const x = h();
+    const t = Date.now() - 10_000;
+    sent(x, "ops", "delivered", { at: t });
+    sent(x, "ops", "failed", { at: t + 1 });
+    sent(x, "team", "expired", { at: t + 2 });
+    await x.call("/api/text", jsonBody({ msg: "queued", ch: "team" }));
+    const r = await x.call("/api/stats", { headers: bearer() });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ code: "ok", msg: "success", id: expect.stringMatching(ULID) });
+    expect(r.body.data).toEqual(x.store.log.stats());
+    expect(r.body.data.map((s: any) => [s.channel, s.deliveries, s.delivered, s.failed, s.expired, s.queued])).toEqual([["ops", 2, 1, 1, 0, 0], ["team", 2, 0, 0, 1, 1]]);
+    expect((await x.call("/api/stats?channel=team", { headers: bearer() })).body.data.map((s: any) => s.channel)).toEqual(["team"]);
+    expect((await x.call(`/api/stats?since=${t + 1}`, { headers: bearer() })).body.data).toEqual(x.store.log.stats(t + 1));
+    expect((await x.call("/api/stats?since=someday", { headers: bearer() })).status).toBe(400);
+    expect((await x.call("/api/stats")).status).toBe(401);
+    expect((await x.call("/api/stats", { method: "POST", headers: bearer() })).res.headers.get("allow")).toBe("GET, HEAD");
+  });
+});
+
+describe("guessing tokens", () => {
+  test("after 10 wrong tokens in a minute an address gets 429 with Retry-After, even with the right token, until the minute passes", async () => {
+    let now = Date.now();
+    const x = h({}, { now: () => now });
+    const from = (ip: string, init: RequestInit) => x.call("/api/text", { ...init, ip } as RequestInit);
+    for (let i = 0; i < 10; i++) expect((await from("203.0.113.9", jsonBody({ msg: "x" }, bearer(`guess-${i}`)))).status).toBe(401);
+    const blocked = await from("203.0.113.9", jsonBody({ msg: "right token, wrong address" }));
+    expect([blocked.status, blocked.body.code]).toEqual([429, "resource_exhausted"]);
+    expect(Number(blocked.res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(Number(blocked.res.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    // Every way of giving a token is refused alike: the token route, the body field, the pushplus route.
+    expect((await x.call(`/${TOKEN}/hi`, { ip: "203.0.113.9" } as RequestInit)).body.code).toBe(429);
+    expect((await x.call(`/send?token=${TOKEN}&content=hi`, { ip: "203.0.113.9" } as RequestInit)).status).toBe(429);
+    expect((await x.call("/api/messages", { headers: bearer(), ip: "203.0.113.9" } as RequestInit)).status).toBe(429);
+    // What needs no token still answers; another address is not affected.
+    expect((await x.call("/healthz", { ip: "203.0.113.9" } as RequestInit)).status).toBe(200);
+    expect((await x.call("/metrics", { ip: "203.0.113.9" } as RequestInit)).status).toBe(200);
+    expect((await from("198.51.100.7", jsonBody({ msg: "another address" }))).status).toBe(200);
+    expect(x.messages()).toBe(1);
+    now += 61_000;
+    expect((await from("203.0.113.9", jsonBody({ msg: "a minute later" }))).status).toBe(200);
+    // Nine failures leave one try.
+    for (let i = 0; i < 9; i++) await from("192.0.2.1", jsonBody({ msg: "x" }, bearer("nope")));
+    expect((await from("192.0.2.1", jsonBody({ msg: "tenth try is the right one" }))).status).toBe(200);
+  });
+
+  test("an IPv6 client is counted by its /64, whichever address of it each guess comes from", async () => {
+    const x = h();
+    for (let i = 1; i <= 10; i++) expect((await x.call("/api/messages", { headers: bearer(`g${i}`), ip: `2001:db8:7:1::${i.toString(16)}` } as RequestInit)).status).toBe(401);
+    expect((await x.call("/api/messages", { headers: bearer(), ip: "2001:db8:7:1:ffff:1:2:3" } as RequestInit)).status).toBe(429);
+    expect((await x.call("/api/messages", { headers: bearer(), ip: "2001:db8:7:2::1" } as RequestInit)).status).toBe(200);
+    // An IPv4 client over an IPv6 socket is the IPv4 address.
+    for (let i = 0; i < 10; i++) await x.call("/api/messages", { headers: bearer("g"), ip: "::ffff:192.0.2.44" } as RequestInit);
+    expect((await x.call("/api/messages", { headers: bearer(), ip: "192.0.2.44" } as RequestInit)).status).toBe(429);
+  });
+
+  test("wrong logins on the login page count the same, and the page answers 429 with Retry-After", async () => {
+    const x = h();
+    const form = await x.call("/login", { ip: "203.0.113.5" } as RequestInit);
+    const nonce = /name="_login" value="([^"]+)"/.exec(form.text)![1]!;
+    const post = (token: string, ip = "203.0.113.5") => x.call("/login", {
+      method: "POST", ip,
+      headers: { "Content-Type": "application/x-www-form-urlencoded", cookie: `pp_login=${nonce}` },
+      body: new URLSearchParams({ token, _login: nonce }).toString(),
+    } as RequestInit);
+    for (let i = 0; i < 10; i++) expect((await post(`wrong-${i}`)).status).toBe(401);
+    const blocked = await post(TOKEN);
+    expect(blocked.status).toBe(429);
+    expect(blocked.res.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(blocked.res.headers.get("content-type")).toContain("text/html");
+    expect(blocked.text).toContain("Too many wrong tokens");
+    expect(blocked.res.headers.getSetCookie().some((c) => c.startsWith("pp_session="))).toBe(false);
+    // The API is closed to that address too; the login form itself still shows.
+    expect((await x.call("/api/messages", { headers: bearer(), ip: "203.0.113.5" } as RequestInit)).status).toBe(429);
+    expect((await x.call("/login", { ip: "203.0.113.5" } as RequestInit)).status).toBe(200);
+    expect((await post(TOKEN, "198.51.100.1")).status).toBe(303);
+  });
+});
+
+describe("HEAD wherever GET", () => {
+  test("every GET route answers HEAD with GET's status and headers and no body", async () => {
+    const x = h();
+    const id = (await x.call("/api/text", jsonBody({ msg: "m" }))).body.id;
+    const s = login(TOKEN, [TOKEN, TOKEN2], false)!;
+    const cookie = { Cookie: `${SESSION_COOKIE}=${s.id}` };
+    const paths: [string, Record<string, string>][] = [
+      ["/healthz", {}], ["/metrics", {}], ["/api/messages", bearer()], ["/api/messages?failed=1", bearer()], ["/api/stats", bearer()],
+      [`/api/messages/${id}`, bearer()], ["/api/messages/01ZZZZZZZZZZZZZZZZZZZZZZZZ", bearer()], ["/api/messages", {}],
+      ["/send", {}], ["/send", cookie], ["/log", cookie], [`/log/${id}`, cookie], ["/login", {}], ["/logout", cookie],
+      ["/swagger/", {}], ["/swagger/openapi.yaml", {}], ["/", {}],
+    ];
+    for (const [path, headers] of paths) {
+      const get = await x.call(path, { headers });
+      const head = await x.call(path, { method: "HEAD", headers });
+      expect([path, head.status]).toEqual([path, get.status]);
+      expect([path, head.text]).toEqual([path, ""]);
+      expect([path, head.res.headers.get("content-type")]).toEqual([path, get.res.headers.get("content-type")]);
+    }
+  });
+
+  test("HEAD on a push by GET checks it as GET would and queues nothing", async () => {
+    const x = h();
+    const before = x.messages();
+    for (const path of [`/send?token=${TOKEN}&content=hi`, `/send/${TOKEN}?content=hi`, `/${TOKEN}/hi`, `/${TOKEN}/title/hi`]) {
+      const r = await x.call(path, { method: "HEAD" });
+      expect([path, r.status, r.text]).toEqual([path, 200, ""]);
+    }
+    expect((await x.call("/send?token=wrong&content=hi", { method: "HEAD" })).status).toBe(401);
+    expect((await x.call(`/send?token=${TOKEN}&content=hi&ch=nope`, { method: "HEAD" })).status).toBe(400);
+    expect((await x.call(`/send?token=${TOKEN}&title=only`, { method: "HEAD" })).status).toBe(400);
+    expect(x.messages()).toBe(before);
+    expect((await x.call("/send/x", { method: "DELETE" })).res.headers.get("allow")).toBe("GET, HEAD, POST, PUT");
   });
 });

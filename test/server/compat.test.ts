@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { bearer, harness, SECRETS, TOKEN, ULID } from "./_api.ts";
+import { channelInput } from "../../src/core/format.ts";
 
 const all: ReturnType<typeof harness>[] = [];
 function h(...a: Parameters<typeof harness>) {
@@ -52,7 +53,7 @@ describe("pushplus", () => {
       body: JSON.stringify({ token: TOKEN, title: "t", content: "<b>hi</b><br>there", template: "html", topic: "all", callbackUrl: "http://127.0.0.1:9/cb", timestamp: t }),
     }));
     const m = x.store.queue.message(id)!;
-    expect(m).toMatchObject({ title: "t", text: "hi\nthere", format: "text" });
+    expect(m).toMatchObject({ title: "t", text: "<b>hi</b><br>there", format: "html" });
     expect(m.deliveries.map((d) => d.channel).sort()).toEqual(["lark", "ops"]);
     expect((x.store.db.query("SELECT expires_at FROM messages WHERE id = ?").get(id) as any).expires_at).toBe(t);
     expect((x.store.db.query("SELECT url FROM callbacks WHERE message_id = ?").get(id) as any).url).toBe("http://127.0.0.1:9/cb");
@@ -77,7 +78,7 @@ describe("pushplus", () => {
     expect(x.store.queue.message(u)!.text).toBe("put");
     const d = await x.call(`/send/${TOKEN}`, { method: "DELETE" });
     refused(d, 405);
-    expect(d.res.headers.get("allow")).toBe("GET, POST, PUT");
+    expect(d.res.headers.get("allow")).toBe("GET, HEAD, POST, PUT");
   });
 
   test("template=json in the URL of a POST: the whole body is the content, as a key/value list", async () => {
@@ -86,10 +87,26 @@ describe("pushplus", () => {
     const id = accepted(await x.call(`/send/${TOKEN}?template=json&title=alert`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(alert) }));
     const m = x.store.queue.message(id)!;
     expect(m.title).toBe("alert");
-    expect(m.text).toBe("status: firing\nalerts[0].labels.alertname: DiskFull\nalerts[0].labels.instance: db1\ncontent: not a field here");
+    expect(m.format).toBe("json");
+    expect(channelInput(m).text).toBe("status: firing\nalerts[0].labels.alertname: DiskFull\nalerts[0].labels.instance: db1\ncontent: not a field here");
     // Whatever the body's type: a webhook that posts text is taken as it is.
     const raw = accepted(await x.call(`/send?token=${TOKEN}&template=json`, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "plain words" }));
-    expect(x.store.queue.message(raw)!.text).toBe("plain words");
+    expect(channelInput(x.store.queue.message(raw)!).text).toBe("plain words");
+  });
+
+  test("the whole-body rule is for POST only, and not for a route whose path holds the text", async () => {
+    const x = h();
+    const alert = { status: "firing", content: '{"only":"this field"}' };
+    const json = { "Content-Type": "application/json" };
+    // PUT reads the body's fields, as without template=json; the template then renders the content field.
+    const put = accepted(await x.call(`/send/${TOKEN}?template=json`, { method: "PUT", headers: json, body: JSON.stringify(alert) }));
+    expect(channelInput(x.store.queue.message(put)!).text).toBe("only: this field");
+    // GET takes the query's content.
+    const get = accepted(await x.call(`/send/${TOKEN}?template=json&content=${encodeURIComponent('{"a":1}')}`));
+    expect(channelInput(x.store.queue.message(get)!).text).toBe("a: 1");
+    // MsgFlow's path text stays the text.
+    const path = accepted(await x.call(`/${TOKEN}/from%20the%20path?template=json`, { method: "POST", headers: json, body: JSON.stringify(alert) }));
+    expect(channelInput(x.store.queue.message(path)!).text).toBe("from the path");
   });
 
   test("GET /send without push parameters is the send page, not a push", async () => {
@@ -131,7 +148,7 @@ describe("MsgFlow", () => {
     expect(refused(await x.call(`/send?token=${TOKEN}&title=only`), 400)).toMatch(/missing text/);
     expect(refused(await x.call(`/${TOKEN}/x?ch=nope`), 400)).toMatch(/unknown channel or group "nope"/);
     expect(refused(await x.call(`/${TOKEN}/%E9%80`), 400)).toMatch(/%-encoded/);
-    expect(refused(await x.call(`/${TOKEN}/x`, { method: "PUT" }), 405)).toMatch(/GET, POST/);
+    expect(refused(await x.call(`/${TOKEN}/x`, { method: "PUT" }), 405)).toMatch(/GET, HEAD, POST/);
     expect(refused(await x.call(`/send/${TOKEN}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{" }), 400)).toMatch(/JSON/);
     expect(x.messages()).toBe(0);
   });

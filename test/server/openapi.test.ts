@@ -210,6 +210,13 @@ describe("real answers match the document", () => {
     x.ctx.inbox = { ...x.ctx.inbox, enqueue: () => Promise.resolve({ kind: "weird" } as never) };
     const compat500 = await call(x, "/send", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: TOKEN, content: "c" }) });
     expect([compat500.status, compat500.body.code]).toEqual([500, 500]);
+    // The store refuses the write: 503 in both shapes, with Retry-After.
+    x.ctx.inbox = { ...inbox, enqueue: () => Promise.reject(new Error("disk I/O error")), message: (i) => inbox.message(i), messages: (q) => inbox.messages(q), depth: () => inbox.depth(), writable: () => false };
+    const full = await call(x, "/api/text", jsonBody({ msg: "no room" }));
+    expect([full.status, full.body.code, full.res.headers.get("retry-after")]).toEqual([503, "unavailable", "5"]);
+    const compatFull = await call(x, "/send", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: TOKEN, content: "c" }) });
+    expect([compatFull.status, compatFull.body.code]).toEqual([503, 503]);
+    expect((await call(x, "/healthz")).body).toEqual({ status: "unavailable", reason: "the store cannot be written" });
     x.ctx.inbox = inbox;
     x.state.draining = true;
     expect((await call(x, "/api/text", jsonBody({ msg: "late" }))).body.code).toBe("unavailable");
@@ -350,6 +357,44 @@ describe("real answers match the document", () => {
     }
     const root = await call(x, "/");
     expect(root.res.headers.get("location")).toBe("/send");
+  });
+
+  test("GET /api/messages?failed=1 (rows, paged) and GET /api/stats", async () => {
+    const x = h();
+    const failed = recorded(x, "failed");
+    recorded(x, "delivered");
+    recorded(x, "failed");
+    // An abandoned CLI delivery (its lease ran out) and an expired one are listed too.
+    const log = x.store.log;
+    const [p] = log.begin({ id: newId(), createdAt: Date.now(), text: "left", format: "text", source: "cli", targets: ["team"] },
+      [{ channel: "team", type: "slack", target: "hooks.slack.com/services/***", parts: 1 }], { leaseUntil: Date.now() - 1 });
+    const [e] = log.begin({ id: newId(), createdAt: Date.now(), text: "late", format: "text", source: "cli", targets: ["ops"] },
+      [{ channel: "ops", type: "wecom", target: "qyapi.weixin.qq.com/***", parts: 1 }], { leaseUntil: Date.now() + 60_000 });
+    log.finish((e as { id: number }).id, { status: "expired", attempts: 0, latencyMs: 0, error: "expired before it could be sent" });
+    expect(p).toBeDefined();
+    const page1 = await call(x, "/api/messages?failed=1&limit=2", { headers: bearer() });
+    expect(page1.body.data.map((r: Json) => r.status)).toEqual(["expired", "pending"]);
+    const page2 = await call(x, `/api/messages?failed=1&all=1&limit=3&cursor=${page1.body.next_cursor}`, { headers: bearer() });
+    expect(page2.body.data.map((r: Json) => r.status)).toEqual(["failed", "failed"]);
+    expect(page2.body.data.at(-1).id).toBe(failed);
+    expect(page2.body.next_cursor).toBeNull();
+    expect((await call(x, "/api/messages?failed=1&status=failed", { headers: bearer() })).status).toBe(400);
+    const stats = await call(x, "/api/stats?since=1h", { headers: bearer() });
+    expect(stats.body.data.map((r: Json) => [r.channel, r.deliveries])).toEqual([["ops", 4], ["team", 1]]);
+    expect((await call(x, "/api/stats?since=whenever", { headers: bearer() })).status).toBe(400);
+    expect((await call(x, "/api/stats")).status).toBe(401);
+    expect((await call(x, "/api/stats", { method: "POST", headers: bearer() })).status).toBe(405);
+  });
+
+  test("429 after too many failed authentications: the API's and the login page's", async () => {
+    const x = h();
+    for (let i = 0; i < 10; i++) await call(x, "/api/messages", { headers: bearer(`guess-${i}`) });
+    const api = await call(x, "/api/stats", { headers: bearer() });
+    expect([api.status, api.body.code]).toEqual([429, "resource_exhausted"]);
+    const login = await call(x, "/login", {
+      method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: TOKEN, _login: "x" }).toString(),
+    });
+    expect(login.status).toBe(429);
   });
 
   test("every operation in the document was answered for real at least once", () => {

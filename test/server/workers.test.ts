@@ -141,11 +141,11 @@ describe("Workers", () => {
     const r = await rig(channel("blocked", f, `rate = "1/min"`) + channel("free", f), { start: false });
     for (let i = 0; i < 200; i++) await r.send(["blocked"]);
     const read: number[] = [];
-    const queuedAfter = r.store.queue.queuedAfter.bind(r.store.queue);
-    r.store.queue.queuedAfter = (after) => {
-      const rows = queuedAfter(after);
-      read.push(rows.length);
-      return rows;
+    const queuedSince = r.store.queue.queuedSince.bind(r.store.queue);
+    r.store.queue.queuedSince = (after) => {
+      const got = queuedSince(after);
+      read.push(got.refs.length);
+      return got;
     };
     r.workers.start();
     expect(read).toEqual([200]);

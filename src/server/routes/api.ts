@@ -32,23 +32,48 @@ export function parseSince(s: string, now: number): number {
   return t;
 }
 
-/** GET /api/messages: newest first, with cursor paging. */
-export async function listMessages(call: Call): Promise<Response> {
-  await authorize(call);
+/** A yes/no query parameter: 1, true or yes; 0, false, no or empty; absent is no. */
+function flag(p: URLSearchParams, name: string): boolean {
+  const v = p.get(name);
+  if (v === null) return false;
+  const l = v.toLowerCase();
+  if (l === "1" || l === "true" || l === "yes") return true;
+  if (l === "0" || l === "false" || l === "no" || l === "") return false;
+  throw badRequest(`${name} must be 1 or 0 (true or false)`);
+}
+
+/** `channel` and `since`, as the listing and the statistics read them. */
+function windowOf(call: Call): { channel?: string; since?: number } {
   const p = call.url.searchParams;
-  const q: MessageQuery = { limit: 20 };
-  const status = p.get("status");
-  if (status !== null && status !== "") {
-    if (!STATUSES.has(status)) throw badRequest(`status must be one of ${[...STATUSES].join(", ")}`);
-    q.status = status as MessageQuery["status"];
-  }
+  const out: { channel?: string; since?: number } = {};
   const channel = p.get("channel");
   if (channel) {
     if (channel.length > 200) throw badRequest("channel is too long");
-    q.channel = channel;
+    out.channel = channel;
   }
   const since = p.get("since");
-  if (since) q.since = parseSince(since, call.now());
+  if (since) out.since = parseSince(since, call.now());
+  return out;
+}
+
+/**
+ * GET /api/messages: messages newest first, with cursor paging. With failed=1, what `pp log --failed` lists
+ * instead: one row per delivery that did not arrive (`pp log --json`'s rows); all=1 keeps those a later replay
+ * delivered.
+ */
+export async function listMessages(call: Call): Promise<Response> {
+  await authorize(call);
+  const p = call.url.searchParams;
+  const failed = flag(p, "failed");
+  const all = flag(p, "all");
+  if (all && !failed) throw badRequest("all=1 goes with failed=1 (what did not arrive, with what a later replay delivered)");
+  const q: MessageQuery = { limit: 20, ...windowOf(call) };
+  const status = p.get("status");
+  if (status !== null && status !== "") {
+    if (failed) throw badRequest("status and failed=1 do not go together: failed=1 lists failed, uncertain, expired and abandoned deliveries");
+    if (!STATUSES.has(status)) throw badRequest(`status must be one of ${[...STATUSES].join(", ")}`);
+    q.status = status as MessageQuery["status"];
+  }
   const limit = p.get("limit");
   if (limit !== null && limit !== "") {
     if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 500) throw badRequest("limit must be a whole number from 1 to 500");
@@ -59,15 +84,31 @@ export async function listMessages(call: Call): Promise<Response> {
     if (!/^[A-Za-z0-9_\-.:=~+/]{1,200}$/.test(cursor)) throw badRequest("cursor is not one this server gave");
     q.cursor = cursor;
   }
-  let page: ReturnType<Call["ctx"]["inbox"]["messages"]>;
+  const inbox = call.ctx.inbox;
+  if (failed && !inbox.undelivered) throw badRequest("this server's store cannot list what did not arrive (failed=1)");
+  let page: { data: unknown[]; next: string | null };
   try {
-    page = call.ctx.inbox.messages(q);
+    if (failed) {
+      const r = inbox.undelivered!({ ...q, all });
+      page = { data: r.rows, next: r.next };
+    } else {
+      const r = inbox.messages(q);
+      page = { data: r.messages, next: r.next };
+    }
   } catch (e) {
     // Only a cursor can make a well-formed query fail; without one, the store is at fault.
     if (q.cursor !== undefined) throw badRequest("cursor is not one this server gave");
     throw e;
   }
-  return json(200, { code: "ok", msg: "success", id: call.requestId, data: page.messages, next_cursor: page.next ?? null });
+  return json(200, { code: "ok", msg: "success", id: call.requestId, data: page.data, next_cursor: page.next ?? null });
+}
+
+/** GET /api/stats: `pp log --stats --json`'s rows, per channel, for the window. */
+export async function stats(call: Call): Promise<Response> {
+  await authorize(call);
+  const w = windowOf(call);
+  if (!call.ctx.inbox.stats) throw badRequest("this server's store cannot count deliveries");
+  return json(200, { code: "ok", msg: "success", id: call.requestId, data: call.ctx.inbox.stats(w) });
 }
 
 function messageId(raw: string): string {
@@ -118,9 +159,20 @@ export async function replay(call: Call, params: Map<string, string>): Promise<R
     return json(200, { code: "ok", msg: `nothing to replay: ${why || "every delivery has been delivered"}`, id: m.id, replay_of: root, skipped: r.skipped });
   }
   return json(200, {
-    code: "ok", msg: r.kind === "repeat" ? "success" : "queued", id: r.id, replay_of: root, skipped: r.skipped,
+    code: "ok", msg: "queued", id: r.id, replay_of: root, skipped: r.kind === "repeat" ? skippedBy(call, r.id) : r.skipped,
     ...(r.requestId === undefined ? {} : { request_id: r.requestId }),
   });
+}
+
+/**
+ * A repeated replay request answers as the first did: the channels its replay left out are those it names without
+ * a delivery. Why each was left out is not kept, so the reason says where to look.
+ */
+function skippedBy(call: Call, replayId: string): { channel: string; reason: string }[] {
+  const m = call.ctx.inbox.message(replayId);
+  if (!m) return [];
+  const sent = new Set(m.deliveries.map((d) => d.channel));
+  return m.targets.filter((n) => !sent.has(n)).map((channel) => ({ channel, reason: `skipped when this request was first made (replay ${replayId})` }));
 }
 
 /** POST /-/reload: the config file read again; one that does not validate is refused and the old one stays. */

@@ -1,6 +1,6 @@
 import { paramsFields, readBytes, readFields, utf8, type Fields } from "../body.ts";
-import { acceptedAnswer, badRequest } from "../errors.ts";
-import { authorize, draftFrom, submit, type Call } from "../submit.ts";
+import { acceptedAnswer, badRequest, json } from "../errors.ts";
+import { authorize, draftFrom, submit, targetsOf, type Call } from "../submit.ts";
 
 /**
  * MsgFlow's and pushplus's routes. Each turns its request into the same draft as POST /api/text and answers the
@@ -15,15 +15,19 @@ async function queryAndBody(call: Call): Promise<Fields> {
 
 /**
  * pushplus's rule for third-party webhooks: with template=json in the URL of a POST, the whole body is the
- * content, whatever it is; the other fields come from the query.
+ * content, whatever it is; the other fields come from the query. Not for PUT, nor for a route whose path holds
+ * the text (MsgFlow's /{token}/{body}): there the body is read as fields, as always.
  */
-const wholeBody = (call: Call) => call.req.method !== "GET" && call.url.searchParams.get("template") === "json";
+const wholeBody = (call: Call, pathText: boolean) => call.req.method === "POST" && !pathText && call.url.searchParams.get("template") === "json";
+
+/** GET, and HEAD, which is answered as GET without a body. */
+const safe = (call: Call) => call.req.method === "GET" || call.req.method === "HEAD";
 
 async function send(call: Call, o: { pathToken?: string; text?: string; title?: string }): Promise<Response> {
   let whole: string | undefined;
   const read = async (): Promise<Fields> => {
-    if (call.req.method === "GET") return paramsFields(call.url.searchParams);
-    if (wholeBody(call)) {
+    if (safe(call)) return paramsFields(call.url.searchParams);
+    if (wholeBody(call, o.text !== undefined)) {
       whole = utf8(await readBytes(call.req, call.ctx.settings().maxBodyBytes));
       return paramsFields(call.url.searchParams);
     }
@@ -31,6 +35,11 @@ async function send(call: Call, o: { pathToken?: string; text?: string; title?: 
   };
   const { caller, fields } = await authorize(call, { pathToken: o.pathToken, read });
   const draft = draftFrom(call, fields, { text: o.text, title: o.title, ...(whole !== undefined && whole.trim() !== "" ? { whole } : {}) });
+  // HEAD asks what GET would answer and must not push: everything is checked, nothing is queued.
+  if (call.req.method === "HEAD") {
+    targetsOf(call, draft.names);
+    return json(200, {});
+  }
   const r = await submit(call, caller, draft);
   if (r.kind === "nothing") throw new Error("a new message was refused as if it were a replay");
   return acceptedAnswer("compat", r.id, r.requestId);

@@ -105,6 +105,14 @@ function loginPage(req: Request, url: URL, ctx: AppContext): Response {
   return loginForm(next, secure, 200, "");
 }
 
+/** The login form again, refused with 429 and Retry-After while the address has failed to log in too often. */
+export function loginThrottled(req: Request, url: URL, waitMs: number): Response {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  const res = loginForm(safeNext(url.searchParams.get("next")), isHttps(req), 429, `Too many wrong tokens from this address. Try again in ${seconds} s.`);
+  res.headers.set("retry-after", String(seconds));
+  return res;
+}
+
 function loginForm(next: string, secure: boolean, status: number, problem: string): Response {
   const nonce = newNonce();
   const loginNonce = newLoginNonce();
