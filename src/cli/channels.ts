@@ -1,16 +1,19 @@
 import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
-import { loadConfig, type Config } from "../config/load.ts";
+import type { Config } from "../config/load.ts";
 import { PpError } from "../core/errors.ts";
 import type { Block } from "../core/ports.ts";
 import { fmtWait } from "../core/wait.ts";
 import { configArg, jsonArg } from "./args.ts";
-import { clean, err, localTime, out, table } from "./out.ts";
+import { clean, err, localTime, out, outAsync, outputWidth, table } from "./out.ts";
+
+/** node:fs only for the listing (--names, which completion runs on every <TAB>, does without it). */
+const existsSync = (path: string) => (require("node:fs") as typeof import("node:fs")).existsSync(path);
 
 export default defineCommand({
   meta: { name: "channels", description: "List configured channels and groups (destinations redacted)" },
   args: {
     names: { type: "boolean", description: "Only the channel and group names, one per line (for shell completion)" },
+    types: { type: "boolean", description: "Every channel type pp knows, with its config keys ([optional] ones bracketed) and default rate; needs no config" },
     unblock: { type: "string", description: "Lift a platform's block on this channel's destination (and so on every channel sharing it)", valueHint: "name" },
     ...jsonArg,
     ...configArg,
@@ -18,12 +21,19 @@ export default defineCommand({
   async run({ args }) {
     if (args.names) {
       // Completion calls this on every <TAB>: a broken or missing config prints nothing rather than an error.
+      // A plain config is read without the TOML parser and validation (names.ts), most of this command's time.
       try {
-        const cfg = loadConfig(args.config, { required: false });
-        for (const n of [...cfg.channels.keys(), ...cfg.groups.keys()]) out(n);
+        let names = (await import("../config/names.ts")).configNames(args.config);
+        if (names === undefined) {
+          const cfg = (await import("../config/load.ts")).loadConfig(args.config, { required: false });
+          names = [...cfg.channels.keys(), ...cfg.groups.keys()];
+        }
+        if (names.length) await outAsync(names.join("\n"));
       } catch {}
       return;
     }
+    if (args.types) return listTypes(!!args.json);
+    const { loadConfig } = await import("../config/load.ts");
     const cfg = loadConfig(args.config);
     if (args.unblock !== undefined) return unblock(cfg, args.unblock);
     const now = Date.now();
@@ -32,12 +42,15 @@ export default defineCommand({
       const b = blocks.get(t.def.rateKey(t.opts));
       return {
         name: t.name, type: t.def.type, target: t.def.target(t.opts), rate: t.rateText || null, retries: t.retries, timeout_ms: t.timeoutMs,
+        tags: (t.opts.tags as string[] | undefined) ?? [],
         blocked: b ? { cause: b.cause, since: new Date(b.since).toISOString(), until: new Date(b.until).toISOString() } : null,
       };
     });
     const groups = Object.fromEntries(cfg.groups);
     if (args.json) return out(JSON.stringify({ config: cfg.file, channels: rows, groups, defaults: cfg.defaults.channels }, null, 2));
-    out(table(["NAME", "TYPE", "TARGET", "RATE"], rows.map((r) => [r.name, r.type, r.target, r.rate ?? "-"])));
+    // The TAGS column only where tags are used: most configs have none.
+    if (rows.some((r) => r.tags.length)) out(table(["NAME", "TYPE", "TARGET", "RATE", "TAGS"], rows.map((r) => [r.name, r.type, r.target, r.rate ?? "-", clean(r.tags.join(",")) || "-"])));
+    else out(table(["NAME", "TYPE", "TARGET", "RATE"], rows.map((r) => [r.name, r.type, r.target, r.rate ?? "-"])));
     const blocked = rows.filter((r) => r.blocked !== null);
     if (blocked.length) {
       const until = (r: (typeof rows)[number]) => Date.parse(r.blocked!.until);
@@ -48,6 +61,19 @@ export default defineCommand({
     if (cfg.defaults.channels.length) out(`\ndefault: ${clean(cfg.defaults.channels.join(", "))}`);
   },
 });
+
+/** Every registered type, read off its schema (so every channel module is loaded: this command is not start-up critical). */
+async function listTypes(json: boolean): Promise<void> {
+  const [{ channelList }, { commonFields }, { describeType, keysText }, { columns, wrap }] = await Promise.all([
+    import("../channels/index.ts"), import("../channels/_common.ts"), import("../channels/describe.ts"), import("./help.ts"),
+  ]);
+  const common = Object.keys(commonFields);
+  const types = channelList().map((d) => describeType(d, common));
+  if (json) return out(JSON.stringify({ types, common }, null, 2));
+  const rate = (r: string[]) => (r.length ? `default rate ${r.join(" and ")}` : "no default rate");
+  out(columns(types.map((t) => [t.type, `${t.label}; ${rate(t.rate)}\n${keysText(t)}`]), outputWidth(), (s) => s, 12).join("\n"));
+  out(["", ...wrap(`Keys in [ ] are optional; every type also takes ${common.join(", ")}.`, outputWidth())].join("\n"));
+}
 
 /**
  * Blocks a platform asked for, by destination. A store that does not exist yet holds none, and listing channels

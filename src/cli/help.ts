@@ -1,4 +1,6 @@
 import type { ArgDef, CommandDef, CommandMeta } from "citty";
+import { CATALOG, COMMON } from "../channels/catalog.ts";
+import { keysText } from "../channels/describe.ts";
 
 /**
  * `--help` for pp and each command, written here rather than by citty's renderUsage: citty pads option lines
@@ -173,6 +175,10 @@ export async function renderHelp(cmd: CommandDef<any>, path: string[], style: He
   if (path.length === 0) {
     heading("EXAMPLES");
     out.push(...columns(EXAMPLES, width, (s) => s, 48));
+    heading("CHANNEL TYPES");
+    // From the generated catalog: listing every type's keys must not load every channel module.
+    out.push(...columns(CATALOG.map((t) => [t.type, keysText(t)]), width, cyan, 12));
+    out.push("", ...wrap(`Keys in [ ] are optional; every type also takes ${COMMON.join(", ")}. ${cyan("pp channels --types")} adds labels and default rates.`, width));
   }
 
   const exits = EXITS.get(key) ?? EXITS.get(path[0] ?? "");

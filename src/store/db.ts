@@ -1,5 +1,4 @@
 import { constants, Database } from "bun:sqlite";
-import { dirname } from "node:path";
 import { PpError } from "../core/errors.ts";
 import { BUSY_TIMEOUT_MS, EXIT_STORE, fileKind, noteStorePath, storeError } from "./errors.ts";
 
@@ -87,6 +86,13 @@ const MIGRATIONS: string[] = [
      updated_at  INTEGER NOT NULL
    );
    CREATE INDEX callbacks_due ON callbacks(due_at) WHERE status = 'queued';`,
+  // Access tokens a platform lends for a while (WeCom application messages), shared by every pp process.
+  `CREATE TABLE access_tokens (
+     key         TEXT PRIMARY KEY,         -- type and a hash of what the token belongs to (never a secret in the clear)
+     token       TEXT NOT NULL,            -- a secret: read only to send with it
+     usable_until INTEGER NOT NULL,        -- unix ms: the platform's expiry less a margin
+     fetched_at  INTEGER NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -168,7 +174,7 @@ function prepare(path: string): void {
   const kind = fileKind(path);
   if (kind === "directory") throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
   if (kind === "other") throw notAFile(path);
-  (require("node:fs") as typeof import("node:fs")).mkdirSync(dirname(path), { recursive: true });
+  (require("node:fs") as typeof import("node:fs")).mkdirSync((require("node:path") as typeof import("node:path")).dirname(path), { recursive: true });
 }
 
 function migrate(db: Database, path: string): void {
