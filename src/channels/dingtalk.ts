@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { markdown } from "./_markdown.ts";
+import { merged } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, PartContext } from "../core/types.ts";
 import {
   byteLength,
@@ -75,9 +76,12 @@ function previewTitle(part: string): string {
 
 function build(part: string, ctx: PartContext, o: DingtalkOptions): HttpRequest {
   const markdown = ctx.format === "markdown";
-  // Mentions ride on the first part only, so a split message pings once.
+  // Mentions ride on the first part only, so a split message pings once; --at adds to the configured ones.
   const first = ctx.index === 0;
-  const names = first ? [...(o.at_mobiles ?? []), ...(o.at_user_ids ?? [])] : [];
+  const mobiles = first ? merged(o.at_mobiles, ctx.at?.phones ?? []) : [];
+  const userIds = first ? merged(o.at_user_ids, ctx.at?.users ?? []) : [];
+  const atAll = first && (o.at_all || ctx.at?.all === true);
+  const names = [...mobiles, ...userIds];
   // A single newline is not a line break in DingTalk markdown.
   const nl = markdown ? "\n\n" : "\n";
   let text = ctx.title === undefined ? part : markdown ? `#### ${ctx.title}${nl}${part}` : `${ctx.title}\n${part}`;
@@ -87,9 +91,7 @@ function build(part: string, ctx: PartContext, o: DingtalkOptions): HttpRequest 
   const payload: Record<string, unknown> = markdown
     ? { msgtype: "markdown", markdown: { title: ctx.title ?? previewTitle(part), text } }
     : { msgtype: "text", text: { content: text } };
-  if (first && (names.length > 0 || o.at_all)) {
-    payload.at = { atMobiles: o.at_mobiles ?? [], atUserIds: o.at_user_ids ?? [], isAtAll: o.at_all };
-  }
+  if (names.length > 0 || atAll) payload.at = { atMobiles: mobiles, atUserIds: userIds, isAtAll: atAll };
   let url = o.webhook;
   if (o.secret) {
     url += `${url.includes("?") ? "&" : "?"}timestamp=${ctx.now}&sign=${dingtalkSign(o.secret, ctx.now)}`;
@@ -107,6 +109,8 @@ const dingtalk: ChannelDef<DingtalkOptions> = {
   measure: (req) => byteLength(req.body ?? ""),
   render: (text, format) => (format === "markdown" ? markdown().toDingtalk(text) : text),
   build,
+  // Phones, user ids and everyone, in text and markdown alike.
+  mentions: () => undefined,
   classify: (res) => classifyByCode(res, CODES),
   ...webhookIdentity<DingtalkOptions>(["robot", "send"], ["timestamp", "sign"]),
 };

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { markdown } from "./_markdown.ts";
+import { merged, unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
   bodyJson,
@@ -58,12 +59,29 @@ function sendUrl(webhook: string): string {
   return url.href;
 }
 
+/**
+ * --at: "@everyone" and <@id> in the content, each allowed to ping by allowed_mentions and nothing else the text
+ * holds. Discord refuses a `users` list beside "users" in `parse`, which already lets every user mention ping.
+ */
+function mentionFields(ctx: PartContext, o: DiscordOptions): { tags: string; allowed: Record<string, unknown> } {
+  const at = ctx.at;
+  const parse = merged(o.mentions, at?.all ? ["everyone"] : []);
+  const users = at && !parse.includes("users") ? at.users : [];
+  const tags = at ? [...(at.all ? ["@everyone"] : []), ...at.users.map((id) => `<@${id}>`)].join(" ") : "";
+  return { tags, allowed: users.length ? { parse, users } : { parse } };
+}
+
 function build(part: string, ctx: PartContext, o: DiscordOptions): HttpRequest {
-  const payload: Record<string, unknown> = { allowed_mentions: { parse: o.mentions } };
+  const { tags, allowed } = mentionFields(ctx, o);
+  const payload: Record<string, unknown> = { allowed_mentions: allowed };
   if (o.username !== undefined) payload.username = o.username;
   if (o.avatar_url !== undefined) payload.avatar_url = o.avatar_url;
-  if (ctx.title === undefined) payload.content = part;
-  else payload.embeds = [{ title: truncateChars(ctx.title, TITLE_MAX), ...(part === "" ? {} : { description: part }) }];
+  if (ctx.title === undefined) payload.content = tags === "" ? part : part === "" ? tags : `${part}\n${tags}`;
+  else {
+    // A mention inside an embed never pings: it goes in the content.
+    if (tags !== "") payload.content = tags;
+    payload.embeds = [{ title: truncateChars(ctx.title, TITLE_MAX), ...(part === "" ? {} : { description: part }) }];
+  }
   return postJson(sendUrl(o.webhook), payload);
 }
 
@@ -116,6 +134,10 @@ const discord: ChannelDef<DiscordOptions> = {
   // Plain text goes as is: backslash-escaping Markdown characters would also break bare URLs.
   render: (text, format) => (format === "markdown" ? markdown().toDiscord(text) : text),
   build,
+  mentions: (at) => {
+    const left = unsupported(at, { users: true, all: true });
+    return left.length ? `Discord cannot mention ${words(left)}; use user ids (17 to 20 digits)` : undefined;
+  },
   classify,
   ...webhookIdentity<DiscordOptions>(["api", "v8", "v9", "v10", "webhooks", "slack", "github"]),
 };

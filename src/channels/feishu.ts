@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { markdown } from "./_markdown.ts";
+import { unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, PartContext } from "../core/types.ts";
 import {
   byteLength,
@@ -52,23 +53,37 @@ export type FeishuOptions = v.InferOutput<typeof schema>;
 const AT_ALL_TEXT = '<at user_id="all">所有人</at>';
 const AT_ALL_CARD = "<at id=all></at>";
 
+/**
+ * Who the part mentions: user ids (open_id ou_… or user_id) and "all", on the first part only. Feishu fills in
+ * the names. parseAt lets no quote or bracket into an id, so none can close the tag.
+ */
+function mentioned(ctx: PartContext, o: FeishuOptions): string[] {
+  if (ctx.index !== 0) return [];
+  const ids = [...(ctx.at?.users ?? [])];
+  if (o.at_all || ctx.at?.all) ids.push("all");
+  return ids;
+}
+
+const atText = (id: string) => (id === "all" ? AT_ALL_TEXT : `<at user_id="${id}"></at>`);
+const atCard = (id: string) => (id === "all" ? AT_ALL_CARD : `<at id=${id}></at>`);
+
 /** Plain text without a title is a text message; with a title it becomes a post, whose title field shows it. */
 function textPayload(part: string, ctx: PartContext, o: FeishuOptions): Record<string, unknown> {
-  const atAll = o.at_all && ctx.index === 0;
+  const ids = mentioned(ctx, o);
   if (ctx.title === undefined) {
-    const text = withKeyword(atAll ? `${part}\n${AT_ALL_TEXT}` : part, o.keyword);
+    const text = withKeyword(ids.length ? `${part}\n${ids.map(atText).join(" ")}` : part, o.keyword);
     return { msg_type: "text", content: { text } };
   }
   const body = withKeyword(part, o.keyword, ctx.title);
   const content: unknown[][] = body.split("\n").map((line) => [{ tag: "text", text: line }]);
-  if (atAll) content.push([{ tag: "at", user_id: "all", user_name: "所有人" }]);
+  if (ids.length) content.push(ids.map((id) => (id === "all" ? { tag: "at", user_id: "all", user_name: "所有人" } : { tag: "at", user_id: id })));
   return { msg_type: "post", content: { post: { zh_cn: { title: ctx.title, content } } } };
 }
 
 /** Markdown goes in a JSON 1.0 card: the only Feishu message type with markdown (post has none). */
 function cardPayload(part: string, ctx: PartContext, o: FeishuOptions): Record<string, unknown> {
-  const atAll = o.at_all && ctx.index === 0;
-  const content = withKeyword(atAll ? `${part}\n${AT_ALL_CARD}` : part, o.keyword, ctx.title ?? "");
+  const ids = mentioned(ctx, o);
+  const content = withKeyword(ids.length ? `${part}\n${ids.map(atCard).join(" ")}` : part, o.keyword, ctx.title ?? "");
   const card: Record<string, unknown> = { config: { wide_screen_mode: true } };
   if (ctx.title !== undefined) card.header = { title: { tag: "plain_text", content: ctx.title } };
   card.elements = [{ tag: "markdown", content }];
@@ -92,6 +107,11 @@ const feishu: ChannelDef<FeishuOptions> = {
   measure: (req) => byteLength(req.body ?? ""),
   render: (text, format) => (format === "markdown" ? markdown().toFeishu(text) : text),
   build,
+  // A custom bot cannot look a phone number up (that takes an app's contact API).
+  mentions: (at) => {
+    const left = unsupported(at, { users: true, all: true });
+    return left.length ? `a Feishu custom bot cannot mention ${words(left)}; use open_ids (ou_…) or user_ids` : undefined;
+  },
   classify: (res) => classifyByCode(res, CODES),
   ...webhookIdentity<FeishuOptions>(["open-apis", "bot", "v2", "hook"]),
 };

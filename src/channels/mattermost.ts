@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { markdown } from "./_markdown.ts";
+import { unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
   bodyJson,
@@ -33,7 +34,12 @@ const schema = v.strictObject({
 export type MattermostOptions = v.InferOutput<typeof schema>;
 
 function build(part: string, ctx: PartContext, o: MattermostOptions): HttpRequest {
-  const payload: Record<string, string> = { text: ctx.title === undefined ? part : `#### ${ctx.title}\n${part}` };
+  let text = ctx.title === undefined ? part : `#### ${ctx.title}\n${part}`;
+  // --at: Mattermost mentions by username, and @all for everyone in the channel.
+  const at = ctx.at;
+  const tags = at ? [...(at.all ? ["@all"] : []), ...at.users.map((name) => `@${name}`)] : [];
+  if (tags.length) text = text === "" ? tags.join(" ") : `${text}\n${tags.join(" ")}`;
+  const payload: Record<string, string> = { text };
   for (const key of ["channel", "username", "icon_url", "icon_emoji"] as const) {
     const value = o[key];
     if (value !== undefined) payload[key] = value;
@@ -61,6 +67,10 @@ const mattermost: ChannelDef<MattermostOptions> = {
   // Plain text goes as is: backslash-escaping Markdown characters would also break bare URLs.
   render: (text, format) => (format === "markdown" ? markdown().toMattermost(text) : text),
   build,
+  mentions: (at) => {
+    const left = unsupported(at, { users: true, all: true });
+    return left.length ? `Mattermost cannot mention ${words(left)}; use usernames` : undefined;
+  },
   classify,
   ...webhookIdentity<MattermostOptions>(["hooks"]),
 };

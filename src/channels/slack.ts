@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { markdown } from "./_markdown.ts";
+import { unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
   bodyJson,
@@ -52,7 +53,19 @@ export function escapeMrkdwn(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
-function build(part: string, ctx: PartContext, o: SlackOptions): HttpRequest {
+/**
+ * Mentions as Slack's control sequences: <!channel> for everyone, <@U…> for a member id. Added after rendering,
+ * which escapes any "<" the text itself holds; parseAt lets none into an id.
+ */
+function withMentions(part: string, ctx: PartContext): string {
+  const at = ctx.at;
+  if (!at || (!at.all && at.users.length === 0)) return part;
+  const tags = [...(at.all ? ["<!channel>"] : []), ...at.users.map((id) => `<@${id}>`)].join(" ");
+  return part === "" ? tags : `${part}\n${tags}`;
+}
+
+function build(rendered: string, ctx: PartContext, o: SlackOptions): HttpRequest {
+  const part = withMentions(rendered, ctx);
   if (ctx.title === undefined) return postJson(o.webhook, { text: part });
   // With blocks, `text` is only the notification fallback, so it carries the title too.
   const blocks: unknown[] = [
@@ -85,6 +98,10 @@ const slack: ChannelDef<SlackOptions> = {
   },
   render: (text, format) => (format === "markdown" ? markdown().toSlack(text) : escapeMrkdwn(text)),
   build,
+  mentions: (at) => {
+    const left = unsupported(at, { users: true, all: true });
+    return left.length ? `Slack cannot mention ${words(left)}; use member ids (U…)` : undefined;
+  },
   classify,
   ...webhookIdentity<SlackOptions>(["services", "triggers", "workflows"]),
 };

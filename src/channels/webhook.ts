@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { RawCheckIssue } from "valibot";
-import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
+import type { ChannelDef, HttpRequest, HttpResponse, Mentions, Outcome, PartContext } from "../core/types.ts";
 import {
   checkWith,
   classifyHttp,
@@ -33,12 +33,14 @@ const SAMPLES: TemplateVars[] = [
     title: 'A "title"',
     format: "markdown",
     timestamp: "2025-01-01T00:00:00.000Z",
+    at: "all,13800001111,alice",
   },
   {
     text: "plain",
     title: undefined,
     format: "text",
     timestamp: "2025-01-01T00:00:00.000Z",
+    at: "",
   },
 ];
 
@@ -54,7 +56,7 @@ export function validateTemplate(body: string, contentType = DEFAULT_CONTENT_TYP
     } catch (e) {
       const why = `body does not render to valid JSON for a sample message (${(e as Error).message})`;
       const raw = tags.find(
-        (t) => (t.name === "text" || t.name === "title") && !t.filters.some((f) => f.startsWith("json")),
+        (t) => (t.name === "text" || t.name === "title" || t.name === "at") && !t.filters.some((f) => f.startsWith("json")),
       );
       if (raw) {
         return `${why}: {{ ${raw.name} }} inserts raw text; write {{ ${raw.name} | json }} for a whole JSON value or "{{ ${raw.name} | json_escape }}" inside quotes`;
@@ -124,12 +126,19 @@ const schema = v.pipe(
 );
 export type WebhookOptions = v.InferOutput<typeof schema>;
 
+/** The mentions as the user gave them, for the receiver to map: "all", then phone numbers, then user ids. */
+function atList(at: Mentions | undefined): string[] {
+  return at ? [...(at.all ? ["all"] : []), ...at.phones, ...at.users] : [];
+}
+
 function build(part: string, ctx: PartContext, o: WebhookOptions): HttpRequest {
+  const at = atList(ctx.at);
   const vars: TemplateVars = {
     text: part,
     title: ctx.title,
     format: ctx.format,
     timestamp: new Date(ctx.now).toISOString(),
+    at: at.join(","),
   };
   const headers: Record<string, string> = { "User-Agent": "pp" };
   if (o.method !== "GET") headers["Content-Type"] = o.content_type;
@@ -146,7 +155,7 @@ function build(part: string, ctx: PartContext, o: WebhookOptions): HttpRequest {
   if (o.method === "GET") return req;
   if (o.body !== undefined) req.body = renderTemplate(o.body, vars);
   else if (isJsonType(o.content_type)) {
-    req.body = `{"title":${jsonValue(vars.title)},"text":${jsonValue(vars.text)},"format":${jsonValue(vars.format)},"timestamp":${jsonValue(vars.timestamp)}}`;
+    req.body = `{"title":${jsonValue(vars.title)},"text":${jsonValue(vars.text)},"format":${jsonValue(vars.format)},"timestamp":${jsonValue(vars.timestamp)}${at.length ? `,"at":${JSON.stringify(at)}` : ""}}`;
   } else req.body = part;
   return req;
 }
@@ -197,6 +206,15 @@ const webhook: ChannelDef<WebhookOptions> = {
   render: (text) => text,
   verbatim: true,
   build,
+  // The default JSON body carries them as "at"; a template of the user's, only where it says {{ at }}.
+  mentions: (_at, _format, o) => {
+    if (o.body === undefined && o.method !== "GET" && isJsonType(o.content_type)) return undefined;
+    const usesAt = (template: string) => {
+      const tags = parseTags(template);
+      return typeof tags !== "string" && tags.some((t) => t.name === "at");
+    };
+    return usesAt(o.url) || (o.method !== "GET" && usesAt(o.body ?? "")) ? undefined : "its url and body templates have no {{ at }}";
+  },
   classify,
   secrets: (o) => [
     ...destinationSecrets(o.url),

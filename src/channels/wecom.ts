@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { markdown } from "./_markdown.ts";
-import type { ChannelDef, HttpRequest } from "../core/types.ts";
+import { merged, unsupported, words } from "../core/mentions.ts";
+import type { ChannelDef, Format, HttpRequest, Mentions, PartContext } from "../core/types.ts";
 import {
   bodyJson,
   byteLength,
@@ -55,22 +56,33 @@ function msgtype(format: string, o: WecomOptions): "text" | "markdown" | "markdo
   return o.markdown === "v2" ? "markdown_v2" : "markdown";
 }
 
+/** The configured mention lists with the message's own (--at) added: "all" is WeCom's "@all". */
+function mentionLists(o: WecomOptions, at: Mentions | undefined): { users: string[]; phones: string[] } {
+  return {
+    users: merged(o.mentioned_list, at ? [...at.users, ...(at.all ? ["@all"] : [])] : []),
+    phones: merged(o.mentioned_mobile_list, at?.phones ?? []),
+  };
+}
+
 /**
  * Mentions go on the first part only, so a split message pings once. The mention arrays work only with
  * the text type; v1 markdown can still name userids inline as <@userid>, but neither markdown version can
  * reach "@all" or phone numbers, so those apply to text messages only (documented limitation of WeCom).
+ * A markdown message stays markdown rather than turning into text: its formatting is what was asked for,
+ * and pp says which mentions it leaves out (mentions below).
  */
-function build(part: string, ctx: { title?: string; format: string; index: number }, o: WecomOptions): HttpRequest {
+function build(part: string, ctx: PartContext, o: WecomOptions): HttpRequest {
   const type = msgtype(ctx.format, o);
   const first = ctx.index === 0;
+  const lists = first ? mentionLists(o, ctx.at) : { users: [], phones: [] };
   if (type === "text") {
     const text: Record<string, unknown> = { content: ctx.title === undefined ? part : `${ctx.title}\n${part}` };
-    if (first && o.mentioned_list?.length) text.mentioned_list = o.mentioned_list;
-    if (first && o.mentioned_mobile_list?.length) text.mentioned_mobile_list = o.mentioned_mobile_list;
+    if (lists.users.length) text.mentioned_list = lists.users;
+    if (lists.phones.length) text.mentioned_mobile_list = lists.phones;
     return postJson(o.webhook, { msgtype: type, text });
   }
   let content = ctx.title === undefined ? part : `# ${ctx.title}\n${part}`;
-  const inline = type === "markdown" && first ? (o.mentioned_list ?? []).filter((id) => id !== "@all") : [];
+  const inline = type === "markdown" ? lists.users.filter((id) => id !== "@all") : [];
   if (inline.length > 0) content += `\n${inline.map((id) => `<@${id}>`).join(" ")}`;
   return postJson(o.webhook, { msgtype: type, [type]: { content } });
 }
@@ -92,6 +104,14 @@ const wecom: ChannelDef<WecomOptions> = {
   },
   render: (text, format, o) => (format === "markdown" ? markdown().toWecom(text, o.markdown) : text),
   build,
+  mentions(at: Mentions, format: Format, o: WecomOptions) {
+    const type = msgtype(format, o);
+    if (type === "text") return undefined;
+    const left = unsupported(at, { users: type === "markdown" });
+    if (left.length === 0) return undefined;
+    const how = type === "markdown" ? "WeCom markdown mentions only user ids" : "WeCom markdown_v2 has no mentions";
+    return `${how}; not mentioned: ${words(left)} (send with --format text to mention them)`;
+  },
   classify: (res) => classifyByCode(res, CODES),
   ...webhookIdentity<WecomOptions>(["cgi-bin", "webhook", "send"]),
 };

@@ -39,6 +39,24 @@ const REQUIRED: Record<string, string[]> = {
   feedCard: ["links"],
 };
 
+const isStringList = (v: unknown) =>
+  v === undefined || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+
+/**
+ * Who a message notifies: everyone with at.isAtAll, and each of at.atMobiles / at.atUserIds whose "@<id>" the
+ * text also holds (DingTalk highlights and notifies only a mention written in the content). undefined: `at` is
+ * malformed.
+ */
+function pinged(body: Record<string, any>): string[] | undefined {
+  const at = body.at;
+  if (at === undefined) return [];
+  if (!isObject(at) || !isStringList(at.atMobiles) || !isStringList(at.atUserIds)) return undefined;
+  if (at.isAtAll !== undefined && typeof at.isAtAll !== "boolean") return undefined;
+  const text = texts(body).join("\n");
+  const named = [...(at.atMobiles ?? []), ...(at.atUserIds ?? [])].filter((id: string) => text.includes(`@${id}`));
+  return [...(at.isAtAll ? ["all"] : []), ...new Set<string>(named)];
+}
+
 export function dingtalk(opts: FakeOptions = {}) {
   const token = hex(32);
   const limiter = new RateLimiter([{ count: 20, windowMs: 60_000 }], opts.rate);
@@ -85,7 +103,9 @@ export function dingtalk(opts: FakeOptions = {}) {
         !texts(body).some((t) => t.includes(opts.keyword!))
       )
         return err(310000, "keywords not in content");
-      return json(200, { errcode: 0, errmsg: "ok" }, true);
+      const who = pinged(body);
+      if (who === undefined) return err(40035, "缺少参数 at");
+      return { ...json(200, { errcode: 0, errmsg: "ok" }, true), pinged: who };
     },
     codeReply: (code, msg) => err(code, msg ?? "系统繁忙"),
     rateReply: () => throttled(),

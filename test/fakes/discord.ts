@@ -105,6 +105,37 @@ function validate(p: Record<string, any>): ErrTree | undefined {
   return Object.keys(errors).length > 0 ? errors : undefined;
 }
 
+/**
+ * Who a message notifies: the mentions in `content` (never an embed's) that allowed_mentions lets through, all of
+ * them when it is absent. @everyone and @here count as everyone ("all").
+ */
+function pinged(p: Record<string, any>): string[] {
+  const content = typeof p.content === "string" ? p.content : "";
+  const am = isObject(p.allowed_mentions) ? p.allowed_mentions : undefined;
+  const parse: string[] = am ? (Array.isArray(am.parse) ? am.parse : []) : ["users", "roles", "everyone"];
+  const users: string[] = am && Array.isArray(am.users) ? am.users : [];
+  const out: string[] = [];
+  if (parse.includes("everyone") && /@(everyone|here)\b/.test(content)) out.push("all");
+  for (const m of content.matchAll(/<@!?(\d{17,20})>/g))
+    if (parse.includes("users") || users.includes(m[1]!)) out.push(m[1]!);
+  return [...new Set(out)];
+}
+
+/** allowed_mentions as Discord checks it: known parse types, at most 100 users, and not "users" beside a users list. */
+function allowedMentionsError(am: unknown): ErrTree | undefined {
+  if (am === undefined) return undefined;
+  const bad = (code: string, message: string): ErrTree => ({ allowed_mentions: { _errors: [{ code, message }] } });
+  if (!isObject(am)) return bad("MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType");
+  const parse = am.parse ?? [];
+  if (!Array.isArray(parse) || !parse.every((x) => ["users", "roles", "everyone"].includes(x)))
+    return bad("ENUM_TYPE_COERCE", "Value must be one of {'users', 'roles', 'everyone'}.");
+  const users = am.users ?? [];
+  if (!Array.isArray(users) || users.length > 100) return bad("BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
+  if (parse.includes("users") && users.length > 0)
+    return bad("MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", 'parse:["users"] and users: [ids] are mutually exclusive.');
+  return undefined;
+}
+
 const isEmpty = (p: Record<string, any>) =>
   !(typeof p.content === "string" && p.content.trim() !== "") &&
   !(Array.isArray(p.embeds) && p.embeds.length > 0) &&
@@ -169,7 +200,7 @@ export function discord(opts: FakeOptions = {}) {
           false,
           headers,
         );
-      const errors = validate(p);
+      const errors = validate(p) ?? allowedMentionsError(p.allowed_mentions);
       if (errors) return formError(errors, headers);
       if (isEmpty(p))
         return json(
@@ -178,8 +209,9 @@ export function discord(opts: FakeOptions = {}) {
           false,
           headers,
         );
+      const who = pinged(p);
       if (ctx.query.wait !== "true")
-        return { status: 204, body: "", headers, accepted: true };
+        return { status: 204, body: "", headers, accepted: true, pinged: who };
       const message = {
         id: String(BigInt(id) + BigInt(ctx.now)),
         type: 0,
@@ -193,8 +225,10 @@ export function discord(opts: FakeOptions = {}) {
         },
         timestamp: new Date(ctx.now).toISOString(),
         webhook_id: id,
+        mention_everyone: who.includes("all"),
+        mentions: who.filter((u) => u !== "all").map((u) => ({ id: u, username: `user${u.slice(-4)}` })),
       };
-      return json(200, message, true, headers);
+      return { ...json(200, message, true, headers), pinged: who };
     },
     codeReply: (code, msg, ctx) =>
       json(

@@ -30,6 +30,26 @@ function texts(v: unknown, key = "", out: string[] = []): string[] {
   return out;
 }
 
+/**
+ * Who a message notifies: <at user_id="…"> in a text message, {"tag":"at","user_id"} nodes in a post, and
+ * <at id=…> / <at ids=a,b> in a card's markdown ("all" is everyone).
+ */
+function pinged(body: Record<string, any>): string[] {
+  const out: string[] = [];
+  if (body.msg_type === "text")
+    for (const m of String(body.content.text).matchAll(/<at user_id="([^"]*)">/g)) out.push(m[1]!);
+  if (body.msg_type === "post")
+    for (const lang of Object.values(body.content.post) as any[])
+      for (const line of lang.content)
+        if (Array.isArray(line))
+          for (const node of line)
+            if (isObject(node) && node.tag === "at" && typeof node.user_id === "string") out.push(node.user_id);
+  if (body.msg_type === "interactive")
+    for (const text of texts(body.card))
+      for (const m of text.matchAll(/<at (id|ids)=([^\s<>]+)><\/at>/g)) out.push(...m[2]!.split(","));
+  return [...new Set(out)];
+}
+
 export function feishu(opts: FakeOptions = {}) {
   const token = uuid();
   const limiter = new RateLimiter(
@@ -110,17 +130,20 @@ export function feishu(opts: FakeOptions = {}) {
         );
         if (!found) return err(19024, "Key Words Not Found");
       }
-      return json(
-        200,
-        {
-          StatusCode: 0,
-          StatusMessage: "success",
-          code: 0,
-          data: {},
-          msg: "success",
-        },
-        true,
-      );
+      return {
+        ...json(
+          200,
+          {
+            StatusCode: 0,
+            StatusMessage: "success",
+            code: 0,
+            data: {},
+            msg: "success",
+          },
+          true,
+        ),
+        pinged: pinged(body),
+      };
     },
     codeReply: (code, msg) => err(code, msg ?? "error"),
     rateReply: () => rateLimited(),

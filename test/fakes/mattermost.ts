@@ -21,6 +21,20 @@ import {
 /** model.PostMessageMaxRunesV2 */
 export const MATTERMOST_MAX_RUNES = 16_383;
 
+/**
+ * Who a post notifies: @all, @channel and @here (everyone) and @username, as Mattermost finds them: not inside
+ * code, not the middle of an e-mail address, a trailing "." not part of the name.
+ */
+function pinged(msg: string): string[] {
+  const prose = msg.replace(/```[\s\S]*?```/g, " ").replace(/`[^`\n]*`/g, " ");
+  const out: string[] = [];
+  for (const m of prose.matchAll(/(?<![\w@.])@([a-z0-9][a-z0-9._-]*)/gi)) {
+    const name = m[1]!.replace(/\.+$/, "").toLowerCase();
+    out.push(["all", "channel", "here"].includes(name) ? "all" : name);
+  }
+  return [...new Set(out)];
+}
+
 export function mattermost(opts: FakeOptions = {}) {
   const token = alnum(26).toLowerCase();
   const limiter = new RateLimiter([], opts.rate);
@@ -79,7 +93,7 @@ export function mattermost(opts: FakeOptions = {}) {
         1,
         Math.ceil(codePoints(msg) / MATTERMOST_MAX_RUNES),
       );
-      return { ...text(200, "ok", true), json: payload, posts };
+      return { ...text(200, "ok", true), json: payload, posts, pinged: pinged(msg) };
     },
     codeReply: (code, msg) =>
       appError(

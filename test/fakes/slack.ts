@@ -53,6 +53,24 @@ function blocksValid(blocks: unknown): boolean {
   return true;
 }
 
+/**
+ * Who a message notifies: <!channel>, <!here> and <!everyone> (everyone) and <@U…> in what Slack shows, the
+ * blocks' mrkdwn when there are blocks (`text` is then only the notification fallback), else `text`. An escaped
+ * "&lt;!channel&gt;" is text, not a mention.
+ */
+function pinged(payload: Record<string, any>): string[] {
+  const shown = Array.isArray(payload.blocks)
+    ? payload.blocks
+        .filter((b: any) => b.type === "section" && b.text?.type === "mrkdwn")
+        .map((b: any) => b.text.text as string)
+    : [String(payload.text ?? "")];
+  const out: string[] = [];
+  for (const t of shown)
+    for (const m of t.matchAll(/<(!channel|!here|!everyone|@[UW][A-Z0-9]+)(\|[^<>]*)?>/g))
+      out.push(m[1]!.startsWith("!") ? "all" : m[1]!.slice(1));
+  return [...new Set(out)];
+}
+
 export function slack(opts: FakeOptions = {}) {
   const token = alnum(24);
   const path = `/services/T000/B000/${token}`;
@@ -87,6 +105,7 @@ export function slack(opts: FakeOptions = {}) {
         ...text(200, "ok", true),
         json: payload,
         ...(truncated ? { truncated } : {}),
+        pinged: pinged(payload),
       };
     },
     codeReply: (code, msg) => text(400, msg ?? String(code)),

@@ -15,6 +15,26 @@ import {
   uuid,
 } from "./_base.ts";
 
+const isStringList = (v: unknown) =>
+  v === undefined || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+
+/**
+ * Who a message notifies: the text type's two mention lists ("@all" is everyone), or markdown v1's inline
+ * <@userid>. markdown_v2 has no mentions, and the lists are ignored outside the text type.
+ */
+function pinged(type: string, section: Record<string, any>): string[] {
+  const all = (x: string) => (x === "@all" ? "all" : x);
+  if (type === "text")
+    return [
+      ...new Set(
+        [...(section.mentioned_list ?? []), ...(section.mentioned_mobile_list ?? [])].map(all),
+      ),
+    ];
+  if (type === "markdown")
+    return [...new Set([...String(section.content).matchAll(/<@([^<>\s]+)>/g)].map((m) => m[1]!))];
+  return [];
+}
+
 const LIMITS: Record<string, number> = {
   text: 2048,
   markdown: 4096,
@@ -60,7 +80,9 @@ export function wecom(opts: FakeOptions = {}) {
           `${type}.content exceed max length ${max}. invalid Request Parameter`,
           ctx,
         );
-      return json(200, { errcode: 0, errmsg: "ok" }, true);
+      if (type === "text" && !(isStringList(body.text.mentioned_list) && isStringList(body.text.mentioned_mobile_list)))
+        return err(40058, "mentioned_list and mentioned_mobile_list must be lists of strings. invalid Request Parameter", ctx);
+      return { ...json(200, { errcode: 0, errmsg: "ok" }, true), pinged: pinged(type, body[type]) };
     },
     codeReply: (code, msg, ctx) => err(code, msg ?? "system error", ctx),
     rateReply: (_s, ctx) => err(45009, "api freq out of limit", ctx),
