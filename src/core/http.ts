@@ -1,10 +1,11 @@
+import { describeRoute, fetchProxy, route, showProxy, type Route } from "./proxy.ts";
 import type { HttpRequest, HttpResponse } from "./types.ts";
 
 export type Exchange =
   | { ok: true; response: HttpResponse; latencyMs: number }
   | {
       ok: false;
-      kind: "timeout" | "network" | "aborted" | "tls" | "redirect" | "too_large" | "cut_off";
+      kind: "timeout" | "network" | "aborted" | "tls" | "redirect" | "too_large" | "cut_off" | "proxy";
       error: string;
       /** Asking again cannot help (an untrusted certificate, a redirect): the delivery fails without retries. */
       permanent: boolean;
@@ -25,10 +26,15 @@ export type Exchange =
  */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
-/** The only place pp talks to the network (through fetch, or the SMTP transport). Never throws. */
-export async function exchange(req: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<Exchange> {
+/**
+ * The only place pp talks to the network (through fetch, or the SMTP transport). Never throws. `proxy` is the
+ * channel's proxy setting (src/core/proxy.ts: a URL, "none", or undefined to follow the environment); SMTP
+ * never goes through one.
+ */
+export async function exchange(req: HttpRequest, timeoutMs: number, signal?: AbortSignal, proxy?: string): Promise<Exchange> {
   // The path is literal (a computed one is left out of a compiled binary) and the module loaded on first use.
   if (req.transport === "smtp") return (require("./smtp.ts") as typeof import("./smtp.ts")).exchangeSmtp(req, timeoutMs, signal);
+  const way = route(req.url, proxy);
   const started = performance.now();
   const timeout = AbortSignal.timeout(Math.max(1, timeoutMs));
   const all = signal ? AbortSignal.any([timeout, signal]) : timeout;
@@ -40,7 +46,11 @@ export async function exchange(req: HttpRequest, timeoutMs: number, signal?: Abo
   try {
     // A POST that fetch follows through a 301/302/303 arrives as a GET without its body, and the answer to
     // that says nothing about the message; a webhook that moved must be reconfigured, not chased.
-    const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, signal: all, redirect: "manual" });
+    const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, signal: all, redirect: "manual", proxy: fetchProxy(way) });
+    if (res.status === 407 && way.proxy !== undefined) {
+      await res.body?.cancel().catch(() => {});
+      return failed("proxy", proxyRefused(way, 407, hostOf(req.url)), true, 407);
+    }
     if (res.status >= 300 && res.status < 400) {
       await res.body?.cancel().catch(() => {});
       return failed("redirect", redirected(res, req.url), true, res.status);
@@ -55,11 +65,77 @@ export async function exchange(req: HttpRequest, timeoutMs: number, signal?: Abo
       const why = timeout.aborted ? `not finished within ${timeoutMs} ms` : signal?.aborted ? "the deadline passed" : "the connection broke";
       return failed("cut_off", `HTTP ${status}, but the answer was cut off (${why}) before pp could tell whether the message was accepted`, true, status);
     }
-    if (timeout.aborted) return failed("timeout", `no answer within ${timeoutMs} ms`, false);
+    const through = way.proxy === undefined ? "" : ` (${describeRoute(way)})`;
+    if (timeout.aborted) return failed("timeout", `no answer within ${timeoutMs} ms${through}`, false);
     if (signal?.aborted) return failed("aborted", "deadline reached during the request", false);
+    if (way.proxy !== undefined) {
+      const p = proxyError(e, way, req.url);
+      if (p) return failed("proxy", p.text, p.permanent, p.status);
+    }
     const n = networkError(e, hostOf(req.url));
-    return failed(n.tls ? "tls" : "network", n.text, n.permanent);
+    return failed(n.tls ? "tls" : "network", `${n.text}${through}`, n.permanent);
   }
+}
+
+/** The proxy as an error names it: redacted, with the variable it came from. */
+function proxyName(way: Route): string {
+  if (way.proxy === undefined) return "";
+  if (!URL.canParse(way.proxy)) return `the proxy in ${way.from}`;
+  return `the proxy ${showProxy(way.proxy)}${way.from === "config" ? "" : ` (from ${way.from})`}`;
+}
+
+/** A proxy that answered instead of passing the request on: its status says why. */
+function proxyRefused(way: Route, status: number, host: string): string {
+  const name = proxyName(way);
+  const login = way.proxy !== undefined && URL.canParse(way.proxy) && new URL(way.proxy).username !== "";
+  if (status === 407) {
+    return login
+      ? `${name} refused pp's credentials (HTTP 407 Proxy Authentication Required): check the user and password in the proxy URL`
+      : `${name} requires a login (HTTP 407 Proxy Authentication Required): give it as http://user:password@host:port`;
+  }
+  if (status >= 500) return `${name} could not reach ${host} (HTTP ${status} from the proxy)`;
+  return `${name} refused to connect to ${host} (HTTP ${status} from the proxy): check that the proxy allows it`;
+}
+
+/** Codes that mean pp could not talk to the proxy itself: the platform was never reached. */
+const PROXY_CONNECT = new Set([
+  "ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ENODATA", "ESERVFAIL", "DNSException",
+  "ETIMEDOUT", "ConnectionTimeout", "EHOSTUNREACH", "EADDRNOTAVAIL", "FailedToOpenSocket",
+]);
+
+/**
+ * A fetch failure that is the proxy's, in words naming the proxy (redacted) rather than the platform; undefined
+ * for the others (a platform's certificate, a reset). fetch's own text names the URL, so only its code and the
+ * proxy's status are read.
+ */
+function proxyError(e: unknown, way: Route, url: string): { text: string; permanent: boolean; status?: number } | undefined {
+  if (way.proxy === undefined) return undefined;
+  const host = hostOf(url);
+  const secure = url.startsWith("https:");
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = String((e as Error | null)?.message ?? "");
+  const name = proxyName(way);
+  if (code === "ERR_PROXY_TUNNEL" || /^Proxy refused to open a tunnel/.test(message)) {
+    const status = Number(/\b([1-5]\d\d)\b/.exec(message)?.[1]);
+    if (!Number.isInteger(status)) return { text: `${name} refused to open a tunnel to ${host}`, permanent: false };
+    // A proxy that is down or overloaded may let the request through later; one that refuses the login or the host will not.
+    return { text: proxyRefused(way, status, host), permanent: status < 500, status };
+  }
+  const instead = way.from === "config" ? "" : `; point ${way.from} at an http:// proxy, or set proxy = "none" on the channel`;
+  if (code === "UnsupportedProxyProtocol") {
+    return { text: `${name} is not usable: pp can only use http:// and https:// proxies${instead}`, permanent: true };
+  }
+  if (!URL.canParse(way.proxy)) return { text: `${name} is not a valid proxy URL${instead}`, permanent: true };
+  if (typeof code === "string" && PROXY_CONNECT.has(code)) {
+    const n = networkError(e, name.replace(/^the /, ""));
+    return { text: n.text, permanent: n.permanent };
+  }
+  if (/^https:/i.test(way.proxy)) {
+    // pp speaks TLS to an https:// proxy, and through its tunnel to an https:// platform: either certificate may be the one refused.
+    const n = networkError(e, secure ? `${host} or of ${name.replace(/^the /, "")}` : name.replace(/^the /, ""));
+    if (n.tls) return { text: n.text, permanent: n.permanent };
+  }
+  return undefined;
 }
 
 function elapsed(started: number): number {

@@ -1,3 +1,4 @@
+import { environmentProxySecrets, proxySecrets } from "./proxy.ts";
 import type { ChannelDef } from "./types.ts";
 
 /** Longest piece of a platform's error text kept in an outcome, on stderr and in the push log. */
@@ -83,7 +84,8 @@ export function clip(text: string, max: number): string {
  * a platform may echo another channel's key (one relay forwarding for several hooks, a shared proxy).
  */
 export function secretsOf(targets: Iterable<{ def: ChannelDef; opts: unknown }>): string[] {
-  const out: string[] = [];
-  for (const t of targets) out.push(...t.def.secrets(t.opts));
+  // The login of every proxy a request may go through, configured or from the environment.
+  const out: string[] = environmentProxySecrets();
+  for (const t of targets) out.push(...t.def.secrets(t.opts), ...proxySecrets((t.opts as { proxy?: string } | null)?.proxy));
   return out;
 }
