@@ -1,4 +1,6 @@
 import type { Target } from "../core/dispatch.ts";
+import { PpError } from "../core/errors.ts";
+import { didYouMean } from "../core/suggest.ts";
 import { expand, type Config } from "./load.ts";
 
 /**
@@ -16,8 +18,8 @@ export function distinctTargets(cfg: Config, names: string[], note: (line: strin
   return [...byDestination.values()];
 }
 
-/** Settings that only shape how pp paces and retries; two channels that differ only in them send the same request. */
-const PACING = new Set(["rate", "timeout", "retries"]);
+/** Settings that only shape how pp paces, routes, retries and alerts; two channels that differ only in them send the same request to the same place. */
+const PACING = new Set(["rate", "timeout", "retries", "fallback", "proxy"]);
 
 /**
  * What makes two channels one destination: the same type and the same settings that go into the request
@@ -31,6 +33,43 @@ function destination(t: Target): string {
     }
     return x;
   };
-  const opts = Object.keys(t.opts).filter((k) => !PACING.has(k)).sort().map((k) => [k, canonical(t.opts[k])]);
+  // Routing tags only choose channels, except on ntfy, where the same `tags` are sent with each message.
+  const opts = Object.keys(t.opts).filter((k) => !PACING.has(k) && !(k === "tags" && t.def.type !== "ntfy")).sort().map((k) => [k, canonical(t.opts[k])]);
   return JSON.stringify([t.def.type, opts]);
+}
+
+/**
+ * `--tag` values as alternatives: each value is one (repeated `--tag` is OR), its comma-separated tags must all be
+ * on a channel (`--tag prod,db` is AND), as Apprise reads them.
+ */
+export function tagAlternatives(values: readonly string[]): string[][] {
+  return values.map((v) => v.split(",").map((s) => s.trim()).filter(Boolean)).filter((a) => a.length > 0);
+}
+
+/**
+ * The configured channels that carry every tag of at least one alternative, in config order. A tag no channel
+ * carries is a mistake (a typo would otherwise send nowhere, or to fewer places than meant), and so is a
+ * selection that matches nothing; `where` says what the tags came from ("--tag", "PP_TAGS", "field tags").
+ */
+export function taggedChannels(cfg: Config, alternatives: readonly string[][], where = "--tag"): string[] {
+  if (alternatives.length === 0) return [];
+  const known = new Set<string>();
+  for (const t of cfg.channels.values()) for (const tag of (t.opts.tags as string[] | undefined) ?? []) known.add(tag);
+  for (const tag of alternatives.flat()) {
+    if (known.has(tag)) continue;
+    const shown = [...known].sort();
+    const list = shown.length > 30 ? [...shown.slice(0, 30), `and ${shown.length - 30} more`] : shown;
+    const hint = didYouMean(tag, known) || (known.size ? `; tags in use: ${list.join(", ")}` : `; no channel has tags (add tags = ["..."] to a channel${cfg.file ? ` in ${cfg.file}` : ""})`);
+    throw new PpError("unknown_channel", `${where}: no channel has the tag ${JSON.stringify(tag)}${hint}`);
+  }
+  const out: string[] = [];
+  for (const [name, t] of cfg.channels) {
+    const tags = new Set((t.opts.tags as string[] | undefined) ?? []);
+    if (alternatives.some((all) => all.every((tag) => tags.has(tag)))) out.push(name);
+  }
+  if (out.length === 0) {
+    const asked = alternatives.map((a) => a.join(" and ")).join(", or ");
+    throw new PpError("unknown_channel", `${where}: no channel has ${alternatives.every((a) => a.length === 1) ? "the tag" : "the tags"} ${asked}; pp channels shows each channel's tags`);
+  }
+  return out;
 }
