@@ -54,6 +54,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   rmSync(outfile, { force: true });
 
   const started = performance.now();
+  // `pp --help` to a pipe or an 80-column file, rendered now: rendering it at run time is most of that command's time.
+  const { renderRootHelp } = await import("../src/cli/main.ts");
+  const rootHelp = await renderRootHelp({ width: 80, color: false });
   let result: Bun.BuildOutput;
   try {
     result = await Bun.build({
@@ -64,7 +67,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       format: "esm",
       splitting: true,
       sourcemap: "linked",
-      define: { PP_VERSION: JSON.stringify(version), PP_COMMIT: JSON.stringify(commit) },
+      define: { PP_VERSION: JSON.stringify(version), PP_COMMIT: JSON.stringify(commit), PP_ROOT_HELP: JSON.stringify(rootHelp) },
       compile: {
         // The compile target list in bun-types omits FreeBSD, which Bun 1.4 does support.
         ...(opts.target ? { target: opts.target as Bun.Build.CompileTarget } : {}),

@@ -1,53 +1,12 @@
-import { durationProblem, parseDuration } from "../channels/_common.ts";
 import { fmtMs, STORE_WAIT_MS, type DeliveryResult, type DispatchEvent, type DispatchResult } from "../core/dispatch.ts";
-import { PpError } from "../core/errors.ts";
+import type { AlertOutcome } from "../core/fallback.ts";
 import type { Recorder } from "../core/ports.ts";
 import { EXIT_STORE, EXIT_UNRECORDED, storeError } from "../store/errors.ts";
 import type { PushLog } from "../store/pushlog.ts";
+import { parseDurationArg } from "./flags.ts";
 import { bad, c, clean, cleanLine, err, ok } from "./out.ts";
 
-/** "1h", "2d", "90m" (ago) or an ISO-8601 date/time -> unix ms. */
-export function parseSince(s: string, now = Date.now()): number {
-  let ago: number | undefined;
-  try {
-    ago = parseDuration(s);
-  } catch {}
-  // Anything before 1970 means "from the start"; a number too big to be finite is refused.
-  if (ago !== undefined) {
-    if (!Number.isFinite(ago)) throw new PpError("usage", `--since "${s}": the duration is too long; give a shorter one or an ISO-8601 time`);
-    return Math.max(0, now - ago);
-  }
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new PpError("usage", `--since "${s}": expected a duration such as 1h, 2d, 30m or an ISO-8601 time such as 2026-11-23T08:00:00Z`);
-  return t;
-}
-
-/** A timeout or deadline from a flag or the environment: 1 ms to MAX_DURATION_MS (24h). */
-export function parseDurationArg(flag: string, s: string): number {
-  const problem = durationProblem(s);
-  if (problem) throw new PpError("usage", `${flag}: ${problem}`);
-  return parseDuration(s);
-}
-
-/** --deadline, else $PP_DEADLINE, else defaults.deadline. */
-export function deadlineMs(flag: string | undefined, configured: number): number {
-  if (flag) return parseDurationArg("--deadline", flag);
-  if (process.env.PP_DEADLINE) return parseDurationArg("PP_DEADLINE", process.env.PP_DEADLINE);
-  return configured;
-}
-
-/** The most rows `--limit` asks for; more would not fit a terminal or a sane pipe, and SQLite wants a 64-bit integer. */
-export const MAX_LIMIT = 1_000_000;
-
-export function parseLimit(s: string | undefined, dflt: number): number {
-  if (s === undefined) return dflt;
-  // Digits only: Number() would also take "1e3", "0x10" and " 5 ".
-  const n = /^\d{1,16}$/.test(s.trim()) ? Number(s.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LIMIT) {
-    throw new PpError("usage", `--limit "${s}": expected a whole number from 1 to ${MAX_LIMIT}`);
-  }
-  return n;
-}
+export { deadlineMs, MAX_LIMIT, parseDurationArg, parseLimit, parseSince } from "./flags.ts";
 
 /** Tells the user on stderr why a send is slow, when it is. */
 export function waitReporter(quiet: boolean) {
@@ -157,5 +116,37 @@ export function deliveryLine(d: DeliveryResult): string {
   if (d.status !== "delivered") return bad(`${clean(d.channel)} ${c.red(cleanLine(d.error ?? "failed"))}`);
   const parts = d.parts > 1 ? `, ${d.parts} parts` : "";
   const tries = d.attempts > 1 ? `, ${d.attempts} attempts` : "";
-  return ok(`${clean(d.channel)} ${c.dim(`${d.latencyMs}ms${parts}${tries}`)}`);
+  // Delivered with a warning: the platform took it but could not reach every recipient.
+  const warning = d.error ? ` ${c.yellow(cleanLine(d.error))}` : "";
+  return ok(`${clean(d.channel)} ${c.dim(`${d.latencyMs}ms${parts}${tries}`)}${warning}`);
+}
+
+/**
+ * The note lines for fallback alerts (stderr): each alert's id, the channel it is about, then its deliveries.
+ * The exit status stays that of the message's own deliveries.
+ */
+export function alertLines(alerts: readonly AlertOutcome[]): string[] {
+  const lines: string[] = [];
+  for (const a of alerts) {
+    if (!a.result) {
+      lines.push(`pp: fallback alert about ${clean(a.about)} not sent: ${cleanLine(a.error ?? "unknown error")}`);
+      continue;
+    }
+    const ds = a.result.deliveries;
+    const ok = ds.filter((d) => d.status === "delivered").length;
+    const how = ok === ds.length ? "sent" : ok === 0 ? "failed" : "partly sent";
+    lines.push(c.dim(`pp: ${clean(a.about)} failed: fallback alert ${a.result.id} ${how} (pp log show ${a.result.id})`));
+    for (const d of ds) lines.push(`  ${deliveryLine(d)}`);
+  }
+  return lines;
+}
+
+/** Fallback alerts in `--json` answers. */
+export function alertsJson(alerts: readonly AlertOutcome[]) {
+  return alerts.map((a) => ({
+    about: a.about,
+    id: a.result?.id ?? null,
+    error: a.error ?? null,
+    deliveries: (a.result?.deliveries ?? []).map((d) => ({ channel: d.channel, status: d.status, attempts: d.attempts, error: d.error })),
+  }));
 }

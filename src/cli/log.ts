@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
 import { PpError } from "../core/errors.ts";
+import { ALERT_SOURCE, ALERT_WINDOW_MS, alertOrigin, alertPrefix } from "../core/alert.ts";
 import { loadConfig } from "../config/load.ts";
-import type { LogRow, MessageDetail, PushLog } from "../store/pushlog.ts";
+import type { LogRow, MessageDetail, PushLog, StatRow } from "../store/pushlog.ts";
 import { jsonRow, messageJson } from "../store/view.ts";
 import { configArg, jsonArg, serverAddress, serverArg } from "./args.ts";
-import { parseLimit, parseSince } from "./common.ts";
-import { c, clean, cleanLine, fitTable, localTime, out, outputWidth, preview, table, type Shrink } from "./out.ts";
+import { parseLimit, parseSince } from "./flags.ts";
+import { c, clean, cleanLine, fitTable, localTime, out, outAsync, outputWidth, preview, table, type Shrink } from "./out.ts";
 
 export default defineCommand({
   meta: { name: "log", description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" },
@@ -45,9 +46,10 @@ export default defineCommand({
       if (pos.length) throw new PpError("usage", `unexpected argument "${pos[0]}"; did you mean \`pp log show ${pos[0]}\`?`);
       if (args.stats) return showStats(store.log, since, args.ch, !!args.json);
       const rows = store.log.list({ failed: !!args.failed, all: !!args.all, channel: args.ch, since, limit });
-      if (args.json) return out(JSON.stringify(rows.map(jsonRow), null, 2));
-      if (rows.length === 0) return out(c.dim("no deliveries match"));
-      out(listing(rows, outputWidth(), (id) => shortId(store.log, id)));
+      // outAsync: to a pipe, pp log does without node:fs.
+      if (args.json) return await outAsync(JSON.stringify(rows.map(jsonRow), null, 2));
+      if (rows.length === 0) return await outAsync(c.dim("no deliveries match"));
+      await outAsync(listing(rows, outputWidth(), (id) => shortId(store.log, id)));
     } finally {
       store.close();
     }
@@ -121,16 +123,20 @@ function showMessage(log: PushLog, id: string, json: boolean): void {
   if (json) {
     return out(JSON.stringify(messageJson(m), null, 2));
   }
-  renderMessage(m);
+  // An original finds its alerts by their first line; an alert names its original there (renderMessage reads it).
+  const created = m.message.created_at;
+  renderMessage(m, log.startingWith(ALERT_SOURCE, alertPrefix(m.message.id), created, created + ALERT_WINDOW_MS));
 }
 
 /** `pp log show ID` as text, from the push log or from a daemon's answer. */
-export function renderMessage(m: MessageDetail): void {
+export function renderMessage(m: MessageDetail, alerts: readonly string[] = []): void {
   const msg = m.message;
+  const origin = alertOrigin(msg);
   // Everything below comes from the push log: the user's text and titles, platforms' answers. Printed escaped.
-  out(`${c.bold("message")}  ${clean(msg.id)}${msg.replay_of ? c.dim(`  (replay of ${clean(msg.replay_of)})`) : ""}`);
+  out(`${c.bold("message")}  ${clean(msg.id)}${msg.replay_of ? c.dim(`  (replay of ${clean(msg.replay_of)})`) : ""}${origin ? c.dim(`  (fallback alert about message ${origin})`) : ""}`);
   out(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(clean(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`))}`);
   if (msg.title) out(`${c.bold("title")}    ${clean(msg.title)}`);
+  if (alerts.length) out(`${c.bold("alerts")}   ${alerts.map(clean).join(", ")}  ${c.dim("(fallback alerts about this message's failed deliveries)")}`);
   const expires = when(msg.expires_at);
   if (expires !== undefined) out(`${c.bold("expires")}  ${localTime(expires)}`);
   const cb = m.callback;
@@ -154,7 +160,11 @@ export function renderMessage(m: MessageDetail): void {
 }
 
 function showStats(log: PushLog, since: number | undefined, channel: string | undefined, json: boolean): void {
-  const rows = log.stats(since, channel);
+  renderStats(log.stats(since, channel), json);
+}
+
+/** `pp log --stats`'s table (or its --json), from the push log's rows or a daemon's. */
+export function renderStats(rows: StatRow[], json: boolean): void {
   if (json) return out(JSON.stringify(rows, null, 2));
   if (rows.length === 0) return out(c.dim("no deliveries in this window"));
   const pct = (r: number | null) => (r === null ? "-" : `${(r * 100).toFixed(1)}%`);

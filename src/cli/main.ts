@@ -1,12 +1,13 @@
 #!/usr/bin/env bun
 import type { CommandDef } from "citty";
+import type { HelpStyle } from "./help.ts";
 import { PpError } from "../core/errors.ts";
 import { versionLine } from "../version.ts";
 import { isSqliteError, openedStorePath, storeError } from "../store/errors.ts";
 import { suggest } from "../core/suggest.ts";
 import { checkFlags } from "./args.ts";
 import { runWithArgs } from "./run.ts";
-import { clean, colorFor, out, outputWidth, writeStderr, writeStdout } from "./out.ts";
+import { clean, colorFor, outAsync, outputWidth, writeStderr, writeStdoutAsync } from "./out.ts";
 
 type Loader = () => Promise<{ default: CommandDef<any> }>;
 
@@ -34,17 +35,61 @@ export async function loadCommand(name: string): Promise<CommandDef<any>> {
 export const root: CommandDef<any> = {
   meta: {
     name: "pp",
-    description: "Send notifications to WeCom, Feishu/Lark, DingTalk, Slack, Discord, Mattermost and webhooks",
+    description: "Send notifications to chat apps, push services, e-mail and webhooks",
   },
   subCommands: Object.fromEntries(Object.keys(commands).map((n) => [n, () => loadCommand(n)])),
 };
 
+/**
+ * Each command's line in `pp --help`, as its own meta says (a test holds the two together): listing them does not
+ * load every command and what it imports, which would make `pp --help` take twice as long.
+ */
+export const SUMMARIES: ReadonlyMap<string, { description: string; hidden?: true }> = new Map([
+  ["send", { description: "Send a message to channels or groups (text from arguments or stdin)" }],
+  ["test", { description: "Send a test message to channels (default: all) and show what each platform answered" }],
+  ["log", { description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" }],
+  ["replay", { description: "Send a logged message again (to the channels where it was not delivered), or every undelivered one with --failed" }],
+  ["channels", { description: "List configured channels and groups (destinations redacted)" }],
+  ["config", { description: "Create, check or locate the configuration" }],
+  ["serve", { description: "Run the daemon: an HTTP API that queues messages durably and delivers them ([serve] in the config)" }],
+  ["completion", { description: "Print a shell completion script (bash, zsh, fish or powershell)" }],
+  ["__complete", { description: "For the completion scripts: recent message ids", hidden: true }],
+]);
+
+/** The root as `pp --help` shows it: commands with a summary are not loaded. */
+function rootForHelp(): CommandDef<any> {
+  const subs = root.subCommands as Record<string, () => Promise<CommandDef<any>>>;
+  return {
+    ...root,
+    subCommands: Object.fromEntries(Object.keys(commands).map((n) => {
+      const s = SUMMARIES.get(n);
+      return [n, s ? { meta: { name: n, ...s } } : subs[n]!];
+    })),
+  };
+}
+
+/** `pp --help` as it is at run time, for the given style. */
+export async function renderRootHelp(style: HelpStyle): Promise<string> {
+  const { renderHelp } = await import("./help.ts");
+  return renderHelp(rootForHelp(), [], style);
+}
+
+/**
+ * `pp --help` for 80 columns without colour (a pipe, a file), rendered by scripts/build.ts from the same code:
+ * rendering it is most of what that command takes. Undefined when running from source.
+ */
+declare const PP_ROOT_HELP: string | undefined;
+
 /** Help on stdout, fitted to its width and coloured only when it is a terminal (per-command exit codes: help.ts). */
 async function printHelp(cmd: CommandDef<any>, parent?: CommandDef<any>): Promise<void> {
+  const style = { width: outputWidth(), color: colorFor(1) };
+  // Not writeStdout: to a pipe (completion, `| less`) these writes do not load node:fs.
+  if (cmd === root && style.width === 80 && !style.color && typeof PP_ROOT_HELP === "string") return writeStdoutAsync(PP_ROOT_HELP);
+  if (cmd === root) return writeStdoutAsync(await renderRootHelp(style));
   const { renderHelp } = await import("./help.ts");
   const name = async (c: CommandDef<any>) => String(((typeof c.meta === "function" ? await c.meta() : await c.meta) ?? {}).name ?? "");
-  const path = cmd === root ? [] : parent && parent !== root ? [await name(parent), await name(cmd)] : [await name(cmd)];
-  writeStdout(await renderHelp(cmd, path, { width: outputWidth(), color: colorFor(1) }));
+  const path = parent && parent !== root ? [await name(parent), await name(cmd)] : [await name(cmd)];
+  await writeStdoutAsync(await renderHelp(cmd, path, style));
 }
 
 /**
@@ -131,7 +176,7 @@ function leadingGlobals(argv: string[]): { globals: string[]; after: string[] } 
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "-v")) {
     try {
-      out(versionLine());
+      await outAsync(versionLine());
     } catch (err) {
       return reportError(err);
     }

@@ -1,5 +1,6 @@
 import type { Colors } from "picocolors/types";
 import { PpError } from "../core/errors.ts";
+import { localOffset } from "../core/localtime.ts";
 
 /**
  * Terminal output. Data goes to stdout, diagnostics to stderr (written with writeSync, which stays cheap at
@@ -316,8 +317,14 @@ export function preview(text: string, max = 40): string {
   return truncate(clean(text.replace(/\s+/g, " ").trim()), max);
 }
 
+/** `2026-11-23 08:00:00` in the local time zone (the zone file's offset when it can be read: see localOffset). */
 export function localTime(ms: number): string {
-  const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, "0");
+  const offset = localOffset(ms);
+  if (offset !== undefined) {
+    const u = new Date(ms + offset * 1000);
+    return `${u.getUTCFullYear()}-${p(u.getUTCMonth() + 1)}-${p(u.getUTCDate())} ${p(u.getUTCHours())}:${p(u.getUTCMinutes())}:${p(u.getUTCSeconds())}`;
+  }
+  const d = new Date(ms);
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
