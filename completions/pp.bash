@@ -12,12 +12,12 @@ _pp_subcommands() {
 _pp_flags() {
   case "$1" in
     '') echo '--help -h --version -V' ;;
-    'send') echo '--ch -c --title -t --format -f --deadline --dry-run --verbose -v --json --quiet -q --server --token --config --help -h' ;;
-    'test') echo '--json --config --help -h' ;;
+    'send') echo '--ch -c --title -t --tag --to --type --format -f --at --deadline --dry-run --verbose -v --json --quiet -q --server --token --config --help -h' ;;
+    'test') echo '--tag --to --type --json --config --help -h' ;;
     'log') echo '--failed --all --ch -c --since --limit --stats --json --server --token --config --help -h' ;;
     'log show') echo '--json --config --help -h' ;;
     'replay') echo '--ch -c --failed --since --uncertain --deadline --json --quiet -q --server --token --config --help -h' ;;
-    'channels') echo '--names --unblock --json --config --help -h' ;;
+    'channels') echo '--names --types --unblock --json --config --help -h' ;;
     'config') echo '--help -h' ;;
     'config init') echo '--config --help -h' ;;
     'config check') echo '--config --help -h' ;;
@@ -29,8 +29,8 @@ _pp_flags() {
 
 _pp_value_flags() {
   case "$1" in
-    'send') echo '--ch -c --title -t --format -f --deadline --server --token --config' ;;
-    'test') echo '--config' ;;
+    'send') echo '--ch -c --title -t --tag --to --type --format -f --at --deadline --server --token --config' ;;
+    'test') echo '--tag --to --type --config' ;;
     'log') echo '--ch -c --since --limit --server --token --config' ;;
     'log show') echo '--config' ;;
     'replay') echo '--ch -c --since --deadline --server --token --config' ;;
@@ -104,11 +104,18 @@ _pp_values() {
   case "$1 $2" in
     'send --ch'|'send -c') _pp_channels ;;
     'send --title'|'send -t') return 0 ;;
-    'send --format'|'send -f') _pp_words 'text markdown' ;;
+    'send --tag') return 0 ;;
+    'send --to') return 0 ;;
+    'send --type') return 0 ;;
+    'send --format'|'send -f') _pp_words 'text markdown html json' ;;
+    'send --at') return 0 ;;
     'send --deadline') return 0 ;;
     'send --server') return 0 ;;
     'send --token') return 0 ;;
     'send --config') _pp_files ;;
+    'test --tag') return 0 ;;
+    'test --to') return 0 ;;
+    'test --type') return 0 ;;
     'test --config') _pp_files ;;
     'log --ch'|'log -c') _pp_channels ;;
     'log --since') return 0 ;;

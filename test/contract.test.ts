@@ -47,6 +47,9 @@ const CASES: Case[] = [
   { type: "bark", section: (f) => `server = ${q(new URL(f.webhook).origin)}\nkey = ${q(f.token)}`,
     permanent: { kind: "code", code: 400, msg: "failed to get device token" }, rateWaitMs: 1000, longText: 7000 },
   { type: "teams", permanent: { kind: "status", status: 404, body: '{"error":{"code":"WorkflowNotFound","message":"The workflow could not be found."}}' }, rateWaitMs: 1000, longText: 60_000 },
+  // No store shares a token here, so each case's first request is gettoken's: the faults meet it.
+  { type: "wecom_app", section: (f) => `api = ${q(new URL(f.webhook).origin)}\ncorp_id = ${q(f.app!.corpId)}\nagent_id = ${f.app!.agentId}\nsecret = ${q(f.app!.secret)}`,
+    permanent: { kind: "code", code: 40001, msg: "invalid credential" }, rateWaitMs: 60_000, longText: 5000 },
 ];
 
 let fake: Fake | undefined;

@@ -72,6 +72,7 @@ const VALID: Record<FakeType, unknown> = {
   ntfy: { note: "a body posted to a topic URL is the message as written" },
   gotify: { message: "hello" },
   bark: { body: "hello" },
+  wecom_app: { touser: "@all", msgtype: "text", agentid: 1000002, text: { content: "hello" } },
   teams: {
     type: "message",
     attachments: [
@@ -167,6 +168,7 @@ describe("shared behaviour of every fake", () => {
           dingtalk: ["errcode", 410100],
           pushplus: ["code", 900],
           serverchan: ["code", 40001],
+          wecom_app: ["errcode", 45009],
         };
         const code = rateCodes[type];
         if (code) {

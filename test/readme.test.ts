@@ -73,7 +73,7 @@ function pointAt(url: string, fake: Fake): { url: string; env: Record<string, st
 }
 
 /** The setting that holds a platform's base URL, for types configured by credential rather than by webhook URL. */
-const BASE_KEY: Partial<Record<string, string>> = { telegram: "api", ntfy: "server", gotify: "server", bark: "server", pushplus: "api", serverchan: "api", pushover: "api" };
+const BASE_KEY: Partial<Record<string, string>> = { wecom_app: "api", telegram: "api", ntfy: "server", gotify: "server", bark: "server", pushplus: "api", serverchan: "api", pushover: "api" };
 /** The setting whose `${VAR}` is the fake's credential. */
 const CREDENTIAL_KEY: Partial<Record<string, string>> = { telegram: "token", ntfy: "topic", gotify: "token", bark: "key", pushplus: "token", serverchan: "sendkey", pushover: "token" };
 
@@ -84,11 +84,14 @@ const CREDENTIAL_KEY: Partial<Record<string, string>> = { telegram: "token", ntf
 function pointBase(toml: string, ch: Record<string, any>, fake: Fake): { config: string; env: Record<string, string> } {
   const baseKey = BASE_KEY[ch.type];
   const credKey = CREDENTIAL_KEY[ch.type];
-  expect({ type: ch.type, baseKey, credKey }).toEqual({ type: ch.type, baseKey: expect.any(String), credKey: expect.any(String) });
+  // A WeCom application's fake is given the README's credentials instead (FakeOptions).
+  const given = ch.type === "wecom_app";
+  expect({ type: ch.type, baseKey, credKey }).toEqual({ type: ch.type, baseKey: expect.any(String), credKey: given ? undefined : expect.any(String) });
   const origin = new URL(fake.webhook).origin;
   const line = `${baseKey} = ${q(origin)}`;
   const re = new RegExp(`^${baseKey} = .*$`, "m");
   const config = re.test(toml) ? toml.replace(re, line) : toml.replace(/^type = .*$/m, (t) => `${t}\n${line}`);
+  if (given) return { config, env: {} };
   const m = /^\$\{([A-Z_]+)\}$/.exec(String(ch[credKey!]));
   expect(m).not.toBeNull();
   return { config, env: { [m![1]!]: fake.token } };
@@ -171,6 +174,7 @@ describe("README: Platforms, one worked example each", () => {
       if (ch.headers) opts.requireHeaders = Object.fromEntries(Object.entries(ch.headers).map(([k, v]) => [k, expand(String(v))]));
       if (ch.success) opts.successPath = { path: ch.success.path, value: ch.success.equals };
       if (ch.type === "pushover") opts.user = expand(ch.user);
+      if (ch.type === "wecom_app") Object.assign(opts, { corpId: ch.corp_id, agentId: ch.agent_id });
       const fake = await startFake(ch.type as FakeType, opts);
       fakes.push(fake);
       let config: string;

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { proxyProblem } from "../core/proxy.ts";
 import type { HttpRequest, HttpResponse, Outcome, OutcomeKind } from "../core/types.ts";
 
 /** Headers every channel request carries. */
@@ -123,6 +124,12 @@ export const commonFields = {
   rate: v.optional(v.union([rateString, v.array(rateString)], 'must be a rate such as "20/min" or a list of rates')),
   timeout: v.optional(v.pipe(v.string(), checkWith(durationProblem))),
   retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"), v.maxValue(20, "must be 20 or less"))),
+  // One word each: `--tag a,b` and PP_TAGS split on commas and spaces. For ntfy these are also the ntfy tags sent.
+  tags: v.optional(v.array(v.pipe(v.string(), v.regex(/^[^\s,]+$/, "must be a tag name: one word, without spaces or commas")), "must be a list of tag names, such as [\"prod\", \"db\"]")),
+  // Checked against the configured channels and groups once they are all known (config/load.ts).
+  fallback: v.optional(v.union([v.string(), v.array(v.string())], "must be a channel or group name or a list of them")),
+  // A proxy URL or "none" (src/core/proxy.ts); [defaults] proxy fills it in (config/load.ts).
+  proxy: v.optional(v.pipe(v.string(), checkWith(proxyProblem))),
 };
 
 export const stringList = v.array(v.string());
@@ -415,8 +422,10 @@ export type TemplateVars = {
   title: string | undefined;
   format: string;
   timestamp: string;
+  /** pp send --at, comma-separated ("all", phone numbers, user ids); empty without mentions. */
+  at: string;
 };
-const VARIABLES = ["text", "title", "format", "timestamp"] as const;
+const VARIABLES = ["text", "title", "format", "timestamp", "at"] as const;
 
 /** Escapes U+2028/U+2029 too: valid JSON, but they end a line when the JSON is embedded in JavaScript. */
 export function jsonValue(value: string | undefined): string {

@@ -15,6 +15,7 @@ import type teams from "./teams.ts";
 import type telegram from "./telegram.ts";
 import type webhook from "./webhook.ts";
 import type wecom from "./wecom.ts";
+import type wecomApp from "./wecom_app.ts";
 
 /**
  * The channel registry. Each module is loaded the first time its type is looked up, so `pp send` to a WeCom
@@ -38,6 +39,7 @@ const load = {
   gotify: () => require("./gotify.ts").default as typeof gotify,
   bark: () => require("./bark.ts").default as typeof bark,
   teams: () => require("./teams.ts").default as typeof teams,
+  wecom_app: () => require("./wecom_app.ts").default as typeof wecomApp,
 };
 
 export type ChannelType = keyof typeof load;

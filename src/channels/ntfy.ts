@@ -44,8 +44,7 @@ const schema = v.pipe(
         "must be 1 to 5 or one of min, low, default, high, max, urgent",
       ),
     ),
-    /** Tags; names of emoji short codes show as emojis. */
-    tags: v.optional(v.array(v.pipe(v.string(), v.minLength(1, "must not be empty")))),
+    // `tags` comes with commonFields: ntfy shows them on the message (emoji short codes as emojis), and pp routes by them.
     ...commonFields,
   }),
   v.forward(

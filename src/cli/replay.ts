@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { dispatch, type DeliveryResult, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
+import { isAlertFamily, sendAlerts, type AlertOutcome } from "../core/fallback.ts";
 import { newId } from "../core/id.ts";
 import { secretsOf } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
@@ -8,7 +9,7 @@ import { expand, loadConfig, type Config } from "../config/load.ts";
 import { EXIT_STORE, storeError } from "../store/errors.ts";
 import type { MessageDetail } from "../store/pushlog.ts";
 import { chArg, configArg, jsonArg, repeated, serverAddress, serverArg } from "./args.ts";
-import { deadlineMs, deliveryLine, interruptible, parseSince, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
+import { alertLines, alertsJson, deadlineMs, deliveryLine, interruptible, parseSince, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, err, out } from "./out.ts";
 
 /** A (original message, channel) that `replay --failed` could not even try: its channel is no longer configured. */
@@ -56,6 +57,7 @@ export default defineCommand({
     const results: DispatchResult[] = [];
     const unsendable: Unsendable[] = [];
     const secrets = secretsOf(cfg.channels.values());
+    const alerts: AlertOutcome[] = [];
     // `force` (channels named with --ch) sends the whole message again, delivered or not; otherwise each channel
     // is claimed for the original message, and the parts it already accepted are skipped.
     const send = async (m: MessageDetail["message"], targets: Target[], force: boolean): Promise<DispatchResult> => {
@@ -67,7 +69,7 @@ export default defineCommand({
             replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name) },
           targets,
           {
-            recorder: stop.recorder, limiter: store.limiter, deadline: now + deadline, onEvent: waitReporter(quiet),
+            recorder: stop.recorder, limiter: store.limiter, tokens: store.tokens, deadline: now + deadline, onEvent: waitReporter(quiet),
             secrets, interrupt: stop.interrupt, storeWaitMs: storeWait,
             claim: { force, uncertain: !!args.uncertain },
           },
@@ -76,6 +78,11 @@ export default defineCommand({
         throw new BeginFailed(e);
       }
       results.push(r);
+      const isAlert = isAlertFamily({ source: m.source, replayOf: m.replay_of }, (id) => store.log.get(id)?.message.source);
+      alerts.push(...await sendAlerts(cfg, { id: r.id, title: m.title, text: m.text }, r, {
+        recorder: stop.recorder, limiter: store.limiter, tokens: store.tokens, deadlineMs: deadline, secrets, interrupt: stop.interrupt, storeWaitMs: storeWait,
+        onEvent: waitReporter(quiet), isAlert,
+      }));
       return r;
     };
 
@@ -134,7 +141,7 @@ export default defineCommand({
     } finally {
       store.close();
     }
-    process.exitCode = report(results, unsendable, !!args.json, !!args.quiet, !!args.failed);
+    process.exitCode = report(results, unsendable, !!args.json, !!args.quiet, !!args.failed, alerts);
     const lost = results.find((r) => r.unrecorded !== undefined);
     if (lost) process.exitCode = reportUnrecorded(lost.unrecorded, cfg.dbPath, [lost]);
     else if (beginError !== undefined) {
@@ -193,9 +200,9 @@ function summary(results: DispatchResult[], unsendable: Unsendable[]) {
 }
 
 /** Prints the outcome and returns the exit status: 1 when anything failed, else 0. */
-function report(results: DispatchResult[], unsendable: Unsendable[], json: boolean, quiet: boolean, all: boolean): number {
+function report(results: DispatchResult[], unsendable: Unsendable[], json: boolean, quiet: boolean, all: boolean, alerts: AlertOutcome[] = []): number {
   const s = summary(results, unsendable);
-  if (json) out(JSON.stringify(s));
+  if (json) out(JSON.stringify(alerts.length ? { ...s, fallback: alertsJson(alerts) } : s));
   else {
     for (const r of s.replays) out(r.id);
     if (!quiet) {
@@ -218,6 +225,7 @@ function report(results: DispatchResult[], unsendable: Unsendable[], json: boole
       if (uncertain) {
         err(`pp: ${uncertain} skipped as uncertain (the platform may have ${uncertain === 1 ? "it" : "them"}); send ${uncertain === 1 ? "it" : "them"} anyway with ${all ? "pp replay --failed --uncertain" : "--uncertain"}`);
       }
+      for (const line of alertLines(alerts)) err(line);
     }
   }
   return s.failed ? 1 : 0;

@@ -1,15 +1,18 @@
 import { defineCommand } from "citty";
 import { MAX_DURATION_MS } from "../channels/_common.ts";
-import { dispatch, fmtMs, plan, shownRequest, type DispatchEvent, type DispatchResult, type Target } from "../core/dispatch.ts";
+import { dispatch, fmtMs, partContext, plan, shownRequest, type DispatchEvent, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
+import { sendAlerts, type AlertOutcome } from "../core/fallback.ts";
 import { newId } from "../core/id.ts";
-import { redactor, secretsOf } from "../core/redact.ts";
+import { mentionNotes, mentionsOf } from "../core/mentions.ts";
+import { redactor } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { loadConfig, type Config } from "../config/load.ts";
-import { distinctTargets } from "../config/targets.ts";
 import { chArg, configArg, jsonArg, repeated, serverAddress, serverArg } from "./args.ts";
+import { atArg, atFrom } from "./at.ts";
+import { checkInput, flagValues, formatFrom, isQuickName, needsConfig, selection, selectTargets, sendSelection, tagArg, toArgs } from "./route.ts";
 import { storeError } from "../store/errors.ts";
-import { deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
+import { alertLines, alertsJson, deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, cleanLine, err, EXIT_STDOUT, out, outAsync } from "./out.ts";
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
@@ -21,7 +24,10 @@ export default defineCommand({
     text: { type: "positional", required: false, description: "Message text; read from stdin when omitted or '-'" },
     ...chArg,
     title: { type: "string", alias: ["t"], description: "Title (shown as the platform's title, else as a bold first line)" },
-    format: { type: "enum", alias: ["f"], options: ["text", "markdown"], description: "How the text is written ($PP_FORMAT)" },
+    ...tagArg,
+    ...toArgs,
+    format: { type: "enum", alias: ["f"], options: ["text", "markdown", "html", "json"], description: "How the text is written: html is rendered for each platform, json shown as a key/value list ($PP_FORMAT)" },
+    ...atArg,
     deadline: { type: "string", description: "Give up on what is not delivered by then, retries and rate-limit waits included ($PP_DEADLINE, default defaults.deadline, 2m); with --server, on handing the message to the daemon", valueHint: "duration" },
     "dry-run": { type: "boolean", description: "Print each request that would be sent (secrets redacted); send nothing" },
     verbose: { type: "boolean", alias: ["v"], description: "Print each request and answer on stderr as it happens (secrets redacted, as --dry-run), with timings" },
@@ -34,18 +40,22 @@ export default defineCommand({
     const server = serverAddress(args.server, args.token);
     // The daemon holds the channels and their secrets: no config is read, and the client module loads only here.
     if (server !== undefined) return sendThrough(server, args, rawArgs);
-    const cfg = loadConfig(args.config);
-    const targets = resolveTargets(cfg, repeated(rawArgs, ["ch", "c"]), args.quiet ? undefined : err);
-    const format = (args.format ?? process.env.PP_FORMAT ?? "text") as Format;
-    if (format !== "text" && format !== "markdown") throw new PpError("usage", `PP_FORMAT="${format}": expected text or markdown`);
+    const sel = sendSelection(rawArgs);
+    const cfg = loadConfig(args.config, { required: needsConfig(sel) });
+    const { targets, secrets } = selectTargets(cfg, sel, args.type, args.quiet ? undefined : err);
+    const format = formatFrom(args.format);
+    const at = atFrom(rawArgs);
     const deadline = deadlineMs(args.deadline, cfg.defaults.deadlineMs);
     // Input that never ends is bounded by the deadline too; the send then gets its own.
     const text = await readText(args._ as string[], { waitMs: deadline });
+    // HTML and JSON are planned as the Markdown or text they become; the push log keeps them as written.
+    const input = checkInput(text, format);
     const title = args.title?.trim() || undefined;
     const createdAt = Date.now();
+    if (!args.quiet) for (const line of mentionNotes(targets, mentionsOf(at), input.format)) err(c.dim(line));
 
     if (args["dry-run"]) {
-      printDryRun(targets, title, text, format, createdAt, !!args.json, secretsOf(cfg.channels.values()));
+      printDryRun(targets, title, input.text, input.format, createdAt, !!args.json, secrets, at);
       return;
     }
 
@@ -56,23 +66,29 @@ export default defineCommand({
     // short pp processes a shell loop starts; SQLite checkpoints it as it grows instead.
     const stop = interruptible(store.log, storeWait);
     let result: DispatchResult;
+    let alerts: AlertOutcome[];
     try {
       result = await dispatch(
-        { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name) },
+        { id: newId(createdAt), createdAt, title, text, format, source: "cli", targets: targets.map((t) => t.name), ...(at.length ? { at } : {}) },
         targets,
         {
-          recorder: stop.recorder, limiter: store.limiter, deadline: createdAt + deadline, secrets: secretsOf(cfg.channels.values()),
+          recorder: stop.recorder, limiter: store.limiter, tokens: store.tokens, deadline: createdAt + deadline, secrets,
           onEvent: args.verbose ? verboseReporter(waitReporter(!!args.quiet)) : waitReporter(!!args.quiet), trace: !!args.verbose,
           interrupt: stop.interrupt, storeWaitMs: storeWait,
         },
       );
+      // Never throws: an alert that cannot be recorded is reported with the others.
+      alerts = await sendAlerts(cfg, { id: result.id, title, text }, result, {
+        recorder: stop.recorder, limiter: store.limiter, tokens: store.tokens, deadlineMs: deadline, secrets,
+        interrupt: stop.interrupt, storeWaitMs: storeWait, onEvent: waitReporter(!!args.quiet), isAlert: false,
+      });
     } catch (e) {
       // Only recording the message throws, before anything is sent.
       throw storeError(e, cfg.dbPath, "record the message");
     } finally {
       store.close();
     }
-    await reportResult(result, !!args.json, !!args.quiet);
+    await reportResult(result, !!args.json, !!args.quiet, alerts);
     if (result.unrecorded !== undefined) process.exitCode = reportUnrecorded(result.unrecorded, cfg.dbPath, [result]);
     else if (stop.signalled()) process.exitCode = stop.signalled();
   },
@@ -81,14 +97,20 @@ export default defineCommand({
 async function sendThrough(address: string, args: Record<string, unknown>, rawArgs: string[]): Promise<void> {
   const client = await import("./client.ts");
   const server = client.serverOf(address, args.token as string | undefined);
-  const channels = repeated(rawArgs, ["ch", "c"]);
-  const format = (args.format ?? process.env.PP_FORMAT ?? "text") as Format;
-  if (format !== "text" && format !== "markdown") throw new PpError("usage", `PP_FORMAT="${format}": expected text or markdown`);
+  const sel = selection({ ch: repeated(rawArgs, ["ch", "c"]), tags: flagValues(rawArgs, ["tag"], "tag"), to: flagValues(rawArgs, ["to"], "URL") });
+  if (sel.to.length || args.type !== undefined) {
+    throw new PpError("usage", `${sel.toWhere} sends from this machine, not through a daemon; leave out --server (and PP_SERVER) to send to a URL`);
+  }
+  const channels = sel.ch;
+  const format = formatFrom(args.format as string | undefined);
   // Without a config, the deadline (how long to keep trying to hand the message over) defaults to defaults.deadline's.
+  const at = atFrom(rawArgs);
   const deadline = deadlineMs(args.deadline as string | undefined, DEFAULT_HANDOFF_MS);
   const text = await readText(args._ as string[], { waitMs: deadline });
+  checkInput(text, format);
   await client.sendThrough({
-    server, text, title: (args.title as string | undefined)?.trim() || undefined, format, channels, deadlineMs: deadline,
+    // The daemon takes html and json as they are, as the push log keeps them.
+    server, text, title: (args.title as string | undefined)?.trim() || undefined, format: format as Format, channels, at, tags: sel.tags, deadlineMs: deadline,
     json: !!args.json, quiet: !!args.quiet, verbose: !!args.verbose, dryRun: !!args["dry-run"],
   });
 }
@@ -100,18 +122,7 @@ const DEFAULT_HANDOFF_MS = 120_000;
  * `note` hears about channels left out because another one already goes to the same place.
  */
 export function resolveTargets(cfg: Config, fromFlags: string[], note: (line: string) => void = () => {}): Target[] {
-  let names = fromFlags;
-  if (names.length === 0 && process.env.PP_CHANNELS !== undefined) {
-    names = process.env.PP_CHANNELS.split(",").map((s) => s.trim()).filter(Boolean);
-    // Set but naming nothing (`PP_CHANNELS=$UNSET`): falling back to the defaults would send where nobody asked.
-    if (names.length === 0) throw new PpError("usage", `PP_CHANNELS=${JSON.stringify(process.env.PP_CHANNELS)} names no channel; set it to channel or group names, or unset it`);
-  }
-  if (names.length === 0) names = cfg.defaults.channels;
-  if (names.length === 0) {
-    const known = [...cfg.channels.keys(), ...cfg.groups.keys()].join(", ") || "none configured";
-    throw new PpError("usage", `no channel given: pass --ch NAME or set defaults.channels in ${cfg.file} (configured: ${known})`);
-  }
-  return distinctTargets(cfg, names, note);
+  return selectTargets(cfg, selection({ ch: fromFlags, tags: [], to: [] }), undefined, note).targets;
 }
 
 /** Text from the arguments, or stdin when there are none or the text is "-". */
@@ -224,12 +235,13 @@ function stdinIsTerminal(): boolean {
   return require("node:tty").isatty(0);
 }
 
-function printDryRun(targets: Target[], title: string | undefined, text: string, format: Format, now: number, json: boolean, secrets: readonly string[]): void {
+function printDryRun(targets: Target[], title: string | undefined, text: string, format: Format, now: number, json: boolean, secrets: readonly string[], at: string[] = []): void {
+  const mentions = mentionsOf(at);
   const all = targets.map((t) => {
-    const p = plan(t, title, text, format, now);
+    const p = plan(t, title, text, format, now, mentions);
     const redact = redactor([...t.def.secrets(t.opts), ...secrets]);
     const requests = p.parts.map((part, i) =>
-      shownRequest(t, t.def.build(part, { title: p.titles[i], format, index: i, total: p.parts.length, now }, t.opts), redact),
+      shownRequest(t, t.def.build(part, partContext(p.titles[i], format, i, p.parts.length, now, mentions), t.opts), redact),
     );
     return { channel: t.name, type: t.def.type, target: t.def.target(t.opts), error: p.error ?? null, requests };
   });
@@ -240,7 +252,7 @@ function printDryRun(targets: Target[], title: string | undefined, text: string,
       continue;
     }
     t.requests.forEach((r, i) => {
-      out(`# ${t.channel} (${t.type}) part ${i + 1}/${t.requests.length}`);
+      out(`# ${t.channel} (${t.type}) part ${i + 1}/${t.requests.length}${r.via ? ` ${clean(r.via)}` : ""}`);
       out(`${r.method} ${r.url}`);
       for (const [k, v] of Object.entries(r.headers)) out(`${k}: ${clean(v)}`);
       out(`\n${clean(r.body ?? "")}\n`);
@@ -263,6 +275,7 @@ function verboseReporter(next: (e: DispatchEvent) => void): (e: DispatchEvent) =
     if (e.type === "request") {
       const r = e.request;
       err(c.dim(`* ${at()} ${clean(which)} try ${e.attempt}`));
+      if (r.via) err(c.dim(`* ${clean(r.via)}`));
       err(`> ${r.method} ${clean(r.url)}`);
       for (const [k, v] of Object.entries(r.headers)) err(`> ${clean(k)}: ${clean(v)}`);
       if (r.body !== undefined) err(`>\n${lines(">", r.body)}`);
@@ -274,9 +287,9 @@ function verboseReporter(next: (e: DispatchEvent) => void): (e: DispatchEvent) =
   };
 }
 
-async function reportResult(result: DispatchResult, json: boolean, quiet: boolean): Promise<void> {
+async function reportResult(result: DispatchResult, json: boolean, quiet: boolean, alerts: AlertOutcome[] = []): Promise<void> {
   try {
-    await printResult(result, json, quiet);
+    await printResult(result, json, quiet, alerts);
   } catch (e) {
     if (!(e instanceof PpError && e.code === "output")) throw e;
     // The id is all a script has to find the message again: it goes to stderr instead, with the outcome.
@@ -288,7 +301,7 @@ async function reportResult(result: DispatchResult, json: boolean, quiet: boolea
   }
 }
 
-async function printResult(result: DispatchResult, json: boolean, quiet: boolean): Promise<void> {
+async function printResult(result: DispatchResult, json: boolean, quiet: boolean, alerts: AlertOutcome[]): Promise<void> {
   const failed = result.deliveries.filter((d) => d.status !== "delivered").length;
   if (json) {
     await outAsync(
@@ -298,6 +311,7 @@ async function printResult(result: DispatchResult, json: boolean, quiet: boolean
         deliveries: result.deliveries.map((d) => ({
           channel: d.channel, type: d.type, status: d.status, attempts: d.attempts, parts: d.parts, latency_ms: d.latencyMs, error: d.error,
         })),
+        ...(alerts.length ? { fallback: alertsJson(alerts) } : {}),
       }),
     );
   } else {
@@ -308,10 +322,13 @@ async function printResult(result: DispatchResult, json: boolean, quiet: boolean
     for (const d of result.deliveries) err(deliveryLine(d));
     const uncertain = result.deliveries.filter((d) => d.status === "uncertain").length;
     const lost = failed - uncertain;
-    if (lost) err(c.dim(`pp: ${lost} of ${result.deliveries.length} deliveries failed; retry with: pp replay ${result.id}`));
+    // A --to URL is not kept (it holds the key): pp replay cannot find it again, the same command can.
+    const again = result.deliveries.every((d) => d.status !== "failed" || isQuickName(d.channel)) ? "send it again with the same --to URL" : `retry with: pp replay ${result.id}`;
+    if (lost) err(c.dim(`pp: ${lost} of ${result.deliveries.length} deliveries failed; ${again}`));
     if (uncertain) {
       err(c.dim(`pp: ${uncertain} of ${result.deliveries.length} deliveries may have arrived (uncertain); check the destination, then send again if needed with: pp replay ${result.id} --uncertain`));
     }
   }
+  if (!quiet && !json) for (const line of alertLines(alerts)) err(line);
   process.exitCode = failed ? 1 : 0;
 }

@@ -1,14 +1,14 @@
-import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import * as v from "valibot";
 import { channels as registry, channelTypes, isChannelType } from "../channels/index.ts";
-import { durationProblem, parseDuration, parseRate } from "../channels/_common.ts";
+import { checkWith, durationProblem, parseDuration, parseRate } from "../channels/_common.ts";
 import type { Target } from "../core/dispatch.ts";
 import type { ChannelDef } from "../core/types.ts";
 import { PpError } from "../core/errors.ts";
+import { NO_PROXY_SETTING, proxyProblem } from "../core/proxy.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { ServeSchema, serveSection, type ServeSection } from "../server/settings.ts";
-import { configCandidates, defaultDbPath, expandHome } from "./paths.ts";
+import { absolute, configCandidates, defaultDbPath, expandHome } from "./paths.ts";
 import { quickExists, quickRead } from "./read.ts";
 
 /** Loaded only when quickExists and quickRead cannot answer (they spare the common case node:fs). */
@@ -17,15 +17,24 @@ const fs = () => require("node:fs") as typeof import("node:fs");
 export interface Config {
   /** The file it came from, or null when no config exists (only commands that need no channels work then). */
   file: string | null;
-  defaults: { channels: string[]; retries: number; timeoutMs: number; deadlineMs: number };
+  /** `proxy`: [defaults] proxy as written (a URL or "none"); channels in this file already carry it in their opts. */
+  defaults: { channels: string[]; retries: number; timeoutMs: number; deadlineMs: number; proxy?: string };
   dbPath: string;
   channels: Map<string, Target>;
   groups: Map<string, string[]>;
+  /**
+   * Where an alert goes when a delivery finally fails (src/core/fallback.ts): `[defaults] fallback`, and each
+   * channel's own `fallback` list where it has one (an empty list turns the default off for that channel).
+   */
+  fallback: { defaults: string[]; channels: Map<string, string[]> };
   /** The [serve] section as written (src/server/settings.ts merges it with flags, environment and defaults). */
   serve?: ServeSection;
 }
 
 const DEFAULTS = { retries: 3, timeout: "10s", deadline: "2m" };
+
+/** Channel types that do not speak HTTP: no proxy applies to them, [defaults] proxy included. */
+const SMTP_TYPES = new Set(["email"]);
 
 /** A config is a few KiB; a bigger file is not one (a log, a binary), and a device or FIFO may never end. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -52,9 +61,11 @@ const TopSchema = v.strictObject({
   defaults: v.optional(
     v.strictObject({
       channels: v.optional(names),
+      fallback: v.optional(names),
       retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"), v.maxValue(20, "must be 20 or less"))),
       timeout: v.optional(duration),
       deadline: v.optional(duration),
+      proxy: v.optional(v.pipe(v.string(), checkWith(proxyProblem))),
     }),
   ),
   log: v.optional(v.strictObject({ path: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))) })),
@@ -79,7 +90,7 @@ export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Co
     }
     return build(null, {});
   }
-  const file = resolve(found.path);
+  const file = absolute(found.path);
   return parseConfig(readConfigFile(file), file);
 }
 
@@ -248,6 +259,10 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
     const parsed = v.safeParse(def.schema, section);
     if (!parsed.success) firstIssue(file, path, parsed.issues, def.schema);
     const opts = parsed.output as any;
+    if (SMTP_TYPES.has(def.type)) {
+      // nodemailer speaks SMTP straight to the server; there is no HTTP proxy to send it through.
+      if (opts.proxy !== undefined && opts.proxy !== NO_PROXY_SETTING) fail(file, `${path}.proxy`, `an ${def.type} channel sends over SMTP, which does not go through an HTTP proxy; remove proxy (pp connects to the mail server directly)`);
+    } else if (opts.proxy === undefined && cfg.defaults?.proxy !== undefined) opts.proxy = cfg.defaults.proxy;
     const rateList: string[] = opts.rate === undefined ? def.rate : Array.isArray(opts.rate) ? opts.rate : [opts.rate];
     channels.set(name, {
       name,
@@ -278,6 +293,7 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   defaults.forEach((m, i) => {
     if (!channels.has(m) && !groups.has(m)) fail(file, `defaults.channels[${i}]`, `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
   });
+  const fallback = fallbackSettings(file, cfg.defaults?.fallback, channels, groups);
   if (cfg.serve?.token !== undefined && cfg.serve.tokens !== undefined) fail(file, "serve.token", "give either token or tokens, not both; tokens = [...] takes several");
   const serve = cfg.serve === undefined ? undefined : serveSection(cfg.serve);
   serve?.channels?.forEach((m, i) => {
@@ -285,15 +301,41 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   });
   const result: Config = {
     file,
-    defaults: { channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: parseDuration(cfg.defaults?.deadline ?? DEFAULTS.deadline) },
+    defaults: {
+      channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: parseDuration(cfg.defaults?.deadline ?? DEFAULTS.deadline),
+      ...(cfg.defaults?.proxy === undefined ? {} : { proxy: cfg.defaults.proxy }),
+    },
     dbPath: expandHome(process.env.PP_DB || cfg.log?.path || defaultDbPath()),
     channels,
     groups,
+    fallback,
     ...(serve ? { serve } : {}),
   };
   // A cycle would make group expansion loop; find it now rather than at send time.
   expand(result, [...groups.keys()]);
   return result;
+}
+
+/** `[defaults] fallback` and each channel's `fallback`, every name a configured channel or group. */
+function fallbackSettings(
+  file: string | null, dflt: string | string[] | undefined, channels: Map<string, Target>, groups: Map<string, string[]>,
+): Config["fallback"] {
+  const check = (list: string[], path: (i: number) => string, self?: string) =>
+    list.forEach((m, i) => {
+      if (m === self) fail(file, path(i), `"${m}" is this channel itself; an alert that it failed must go somewhere else`);
+      if (!channels.has(m) && !groups.has(m)) fail(file, path(i), `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
+    });
+  const list = (x: string | string[]) => (Array.isArray(x) ? x : [x]);
+  const defaults = dflt === undefined ? [] : list(dflt);
+  check(defaults, (i) => `defaults.fallback[${i}]`);
+  const own = new Map<string, string[]>();
+  for (const [name, t] of channels) {
+    const f = t.opts.fallback as string | string[] | undefined;
+    if (f === undefined) continue;
+    check(list(f), (i) => `channels.${key(name)}.fallback${Array.isArray(f) ? `[${i}]` : ""}`, name);
+    own.set(name, list(f));
+  }
+  return { defaults, channels: own };
 }
 
 /** `; did you mean "ops"?` for a mistyped channel or group name, else the names there are. */

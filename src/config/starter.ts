@@ -126,6 +126,17 @@ export const CHANNEL_EXAMPLES: Record<ChannelType, Example> = {
     about: ["Bark (iOS): the device key from the app; `keys = [...]` for several devices, `server` for your own bark-server."],
     toml: ["[channels.bark]", 'type = "bark"', 'key = "${BARK_KEY}"', 'group = "ops"', 'level = "timeSensitive"'],
   },
+  wecom_app: {
+    about: ["WeCom (企业微信) application message: the app's AgentId and Secret; pp fetches and caches its access token."],
+    toml: [
+      "[channels.wecom-app]",
+      'type = "wecom_app"',
+      'corp_id = "ww0123456789abcdef"',
+      "agent_id = 1000002",
+      'secret = "${WECOM_APP_SECRET}"',
+      'to_user = ["zhangsan", "lisi"]         # user ids; leave out for "@all", or use to_party / to_tag',
+    ],
+  },
   teams: {
     about: ["Microsoft Teams: a Workflows webhook (the channel's Workflows > \"Send webhook alerts to a channel\")."],
     toml: [

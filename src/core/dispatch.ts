@@ -1,9 +1,13 @@
-import { exchange } from "./http.ts";
-import { settle } from "./wait.ts";
-import type { Limiter, MessageRecord, RateLimit, Recorder } from "./ports.ts";
+import { credential, memoryTokens, type Credential } from "./auth.ts";
+import { channelInput } from "./format.ts";
+import { exchange, type Exchange } from "./http.ts";
+import { settle, type Settled } from "./wait.ts";
+import type { Limiter, MessageRecord, RateLimit, Recorder, TokenCache } from "./ports.ts";
 import { clip, ERROR_MAX, redactor, RESPONSE_MAX } from "./redact.ts";
 import { chars, jsonBytes, split, utf8Bytes } from "./split.ts";
-import type { ChannelDef, Format, HttpRequest, Outcome } from "./types.ts";
+import { mentionsOf } from "./mentions.ts";
+import { describeRoute, route } from "./proxy.ts";
+import type { ChannelDef, Format, HttpRequest, Mentions, Outcome, PartContext } from "./types.ts";
 
 /** A configured channel, ready to send: its definition, options and effective limits. */
 export interface Target {
@@ -32,7 +36,11 @@ export type DispatchEvent =
   | { type: "answer"; channel: string; part: number; parts: number; attempt: number; status: number | null; latencyMs: number; body: string | null; error: string | null };
 
 /** A request as pp shows it (--dry-run, --verbose): no secret in the URL, headers or body, no signature. */
-export interface ShownRequest { method: string; url: string; headers: Record<string, string>; body?: string }
+export interface ShownRequest {
+  method: string; url: string; headers: Record<string, string>; body?: string;
+  /** The proxy it goes through ("via proxy http://***@host:3128"), when it goes through one. */
+  via?: string;
+}
 
 export function shownRequest(t: Target, req: HttpRequest, redact: (s: string) => string): ShownRequest {
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, redact(v)]));
@@ -42,7 +50,8 @@ export function shownRequest(t: Target, req: HttpRequest, redact: (s: string) =>
   }
   // A signature is derived from the secret; it is not shown either.
   const body = req.body === undefined ? undefined : redact(req.body).replace(/("sign"\s*:\s*")[^"]*"/g, '$1***"');
-  return { method: req.method, url: redact(t.def.target(t.opts, req.url)), headers, ...(body === undefined ? {} : { body }) };
+  const via = req.transport === "smtp" ? undefined : describeRoute(route(req.url, t.opts?.proxy));
+  return { method: req.method, url: redact(t.def.target(t.opts, req.url)), headers, ...(body === undefined ? {} : { body }), ...(via ? { via: redact(via) } : {}) };
 }
 
 export interface DeliveryResult {
@@ -79,6 +88,11 @@ export interface DispatchResult {
 export interface DispatchOptions {
   recorder: Recorder;
   limiter: Limiter;
+  /**
+   * Where access tokens (ChannelDef.auth) are shared with every pp process. Without it each delivery asks the
+   * platform for a token of its own, and keeps it in memory.
+   */
+  tokens?: TokenCache;
   /** Unix ms after which nothing more is attempted; what is left is recorded as failed. */
   deadline: number;
   onEvent?: (e: DispatchEvent) => void;
@@ -112,8 +126,16 @@ export interface Plan {
 
 const PROBE = 99;
 
-/** Renders the message in the channel's dialect and splits it so every request fits the platform's limit. */
-export function plan(t: Target, title: string | undefined, text: string, format: Format, now: number): Plan {
+/** What a channel is told about one part; mentions ride on the first part only, so a split message pings once. */
+export function partContext(title: string | undefined, format: Format, index: number, total: number, now: number, at?: Mentions): PartContext {
+  return { title, format, index, total, now, ...(index === 0 && at ? { at } : {}) };
+}
+
+/**
+ * Renders the message in the channel's dialect and splits it so every request fits the platform's limit. Mentions
+ * (`at`) go on the first part, and the room they take is counted.
+ */
+export function plan(t: Target, title: string | undefined, text: string, format: Format, now: number, at?: Mentions): Plan {
   const { def, opts } = t;
   let rendered: string;
   try {
@@ -123,7 +145,7 @@ export function plan(t: Target, title: string | undefined, text: string, format:
   }
   const limit = def.limit(opts, { format, hasTitle: title !== undefined });
   const build = (part: string, ptitle: string | undefined, index: number, total: number): HttpRequest =>
-    def.build(part, { title: ptitle, format, index, total, now }, opts);
+    def.build(part, partContext(ptitle, format, index, total, now, at), opts);
   const size = (req: HttpRequest) => def.measure(req, opts, { format });
   const whole = build(rendered, title, 0, 1);
   if (!Number.isFinite(limit.max) || size(whole) <= limit.max) return { parts: [rendered], titles: [title] };
@@ -207,6 +229,10 @@ function startRun(o: DispatchOptions, storeWaitMs: number): { run: Run; timer: R
 export interface QueuedOptions extends Omit<DispatchOptions, "claim" | "trace"> {
   /** A wait (rate limit or retry) longer than this is not slept: the delivery is handed back, deferred. */
   deferAfterMs: number;
+  /** Retries after a retryable failure, in place of the channel's (the daemon's: until the deadline). */
+  retries?: number;
+  /** The wait before the next attempt, in place of backoff(). */
+  backoff?: (attempt: number, outcome: Outcome, random: () => number) => number;
   /** What reaching the deadline makes of it: `expired` when the message's own expiry set the deadline. */
   deadlineStatus: "failed" | "expired";
   /** Tries already made, by part, when the message was split into `parts` parts: retries count on from there. */
@@ -317,7 +343,9 @@ async function deliver(
   const signal = run.deadline;
   const write = <T>(w: () => T) => persist(w, run, clock, sleep);
   const random = o.random ?? Math.random;
-  const redact = redactor([...t.def.secrets(t.opts), ...(o.secrets ?? [])]);
+  const secrets = [...t.def.secrets(t.opts), ...(o.secrets ?? [])];
+  const tokens = t.def.auth ? (o.tokens ?? memoryTokens()) : undefined;
+  let redact = redactor(secrets);
   const key = t.def.rateKey(t.opts);
   let attempts = 0;
   let latencyMs = 0;
@@ -325,7 +353,10 @@ async function deliver(
   // Each channel renders in a turn of its own, after the requests other channels have ready went out: rendering
   // a long message for one channel never holds back another's request.
   await nextTurn();
-  const p = plan(t, msg.title, msg.text, msg.format, msg.createdAt);
+  const at = mentionsOf(msg.at);
+  // HTML and JSON become Markdown or text here, once per message, whichever way it came (send, replay, queue).
+  const input = channelInput(msg);
+  const p = plan(t, msg.title, input.text, input.format, msg.createdAt, at);
   const n = p.parts.length;
   const finish = async (status: "delivered" | "failed" | "uncertain" | "expired", error: string | null): Promise<DeliveryResult> => {
     const safe = error === null ? null : redact(error);
@@ -353,6 +384,7 @@ async function deliver(
   const done = accepted?.get(n);
 
   const tried = queued?.tried?.parts === n ? queued.tried.byPart : undefined;
+  const warnings: string[] = [];
   for (let i = 0; i < n; i++) {
     if (done?.has(i + 1)) continue;
     let lastError = "";
@@ -388,8 +420,25 @@ async function deliver(
         if (stop) return finish("failed", `${where(i)}${stop}`);
       }
       const now = clock();
-      const req = t.def.build(p.parts[i]!, { title: p.titles[i], format: msg.format, index: i, total: n, now }, t.opts);
-      const remaining = o.deadline - now;
+      // A channel whose requests carry an access token gets it first, before the attempt is recorded: a process
+      // killed meanwhile has sent nothing. A token is a secret like the channel's own.
+      const cred = t.def.auth ? await credential(t.def, t.opts, tokens, { now, timeoutMs: Math.min(t.timeoutMs, Math.max(1, o.deadline - now)), signal }) : undefined;
+      if (cred) {
+        // Stopped while the token was on its way: the message itself has not gone out.
+        const back = interrupted();
+        if (back) return back;
+        const stop = halted();
+        if (stop) return finish("failed", `${where(i)}${stop}`);
+      }
+      const withToken = (token: string | undefined) => {
+        if (token !== undefined && !secrets.includes(token)) {
+          secrets.push(token);
+          redact = redactor(secrets);
+        }
+        return t.def.build(p.parts[i]!, { ...partContext(p.titles[i], input.format, i, n, now, at), ...(token === undefined ? {} : { token }) }, t.opts);
+      };
+      const req = withToken(cred?.ok ? cred.token : undefined);
+      const remaining = o.deadline - clock();
       // Write-ahead: a request that cannot be recorded is not sent; one recorded as sending but never answered
       // (pp killed) is uncertain, and no replay sends it again unasked.
       if (remaining <= 0) return timeUp(`${where(i)}deadline reached before sending`);
@@ -397,12 +446,12 @@ async function deliver(
       if (!started.ok) return unwritable(i);
       sent = true;
       const seq = { channel: t.name, part: i + 1, parts: n, attempt };
-      if (o.trace) o.onEvent?.({ type: "request", ...seq, request: shownRequest(t, req, redact) });
-      const res = await exchange(req, Math.min(t.timeoutMs, Math.max(1, remaining)), signal);
+      if (o.trace && cred?.ok !== false) o.onEvent?.({ type: "request", ...seq, request: shownRequest(t, req, redact) });
+      const { res, outcome, latencyMs: took } = await perform(t, req, cred, withToken, tokens, o.deadline, signal, clock);
       attempts++;
-      latencyMs += res.latencyMs;
-      const outcome = settle(t.def, t.opts, res, remaining < t.timeoutMs);
-      const error = outcome.kind === "ok" ? null : clip(redact(describe(outcome)), ERROR_MAX);
+      latencyMs += took;
+      // An accepted request may come with a warning (recipients the platform could not reach): kept as its error.
+      const error = outcome.kind === "ok" && outcome.error === undefined ? null : clip(redact(describe(outcome)), ERROR_MAX);
       if (o.trace) {
         o.onEvent?.({ type: "answer", ...seq, status: res.ok ? res.response.status : (res.status ?? null), latencyMs: res.latencyMs,
           body: res.ok ? clip(redact(res.response.body), RESPONSE_MAX) : null, error });
@@ -417,10 +466,11 @@ async function deliver(
       o.onEvent?.({ type: "attempt", channel: t.name, part: i + 1, parts: n, attempt, outcome: error === null ? outcome : { ...outcome, error } });
       if (!answered.ok) {
         if (outcome.kind !== "ok") return finish("failed", `${where(i)}${error}`);
-        if (i === n - 1) return finish("delivered", null);
+        if (i === n - 1) return finish("delivered", warned(warnings, where(i), error));
         return unwritable(i + 1);
       }
       if (outcome.kind === "ok") {
+        warned(warnings, where(i), error);
         const w = outcome.wait;
         if (w) await write(() => o.limiter.block(key, { since: clock(), until: clock() + w.ms, cause: w.cause }));
         break;
@@ -431,10 +481,10 @@ async function deliver(
       if (outcome.kind === "permanent") return finish("failed", `${where(i)}${error}`);
       const w = outcome.wait;
       if (outcome.kind === "rate_limited" && w) await write(() => o.limiter.block(key, { since: clock(), until: clock() + w.ms, cause: w.cause }));
-      if (attempt > t.retries) {
+      if (attempt > (queued?.retries ?? t.retries)) {
         return finish("failed", `${where(i)}${error} (gave up after ${attempt} attempt${attempt > 1 ? "s" : ""})`);
       }
-      const wait = backoff(attempt, outcome, random);
+      const wait = (queued?.backoff ?? backoff)(attempt, outcome, random);
       if (signal.aborted || clock() + wait > o.deadline) {
         return timeUp(`${where(i)}${error} (deadline reached before retry ${attempt})`);
       }
@@ -446,7 +496,38 @@ async function deliver(
       await sleep(wait, run.halt);
     }
   }
-  return finish("delivered", null);
+  return finish("delivered", warnings.length ? warnings.join("; ") : null);
+}
+
+/** Adds an accepted part's warning (when it has one) to the delivery's, and returns them all as its error. */
+function warned(warnings: string[], where: string, warning: string | null): string | null {
+  if (warning !== null) warnings.push(`${where}${warning}`);
+  return warnings.length ? warnings.join("; ") : null;
+}
+
+/**
+ * One attempt's exchange: its request, or the failure to get the access token it needs. A token the platform
+ * refuses as invalid or expired is replaced and the request sent again at once, within the attempt: the platform
+ * turned the first one away unread, so it counts as neither a failure nor a retry.
+ */
+async function perform(
+  t: Target, req: HttpRequest, cred: Credential | undefined, withToken: (token: string) => HttpRequest, tokens: TokenCache | undefined,
+  deadline: number, signal: AbortSignal, clock: () => number,
+): Promise<{ res: Exchange; outcome: Settled; latencyMs: number }> {
+  if (cred && !cred.ok) return { res: cred.res, outcome: cred.outcome, latencyMs: cred.latencyMs };
+  const send = async (r: HttpRequest) => {
+    const left = deadline - clock();
+    const res = await exchange(r, Math.min(t.timeoutMs, Math.max(1, left)), signal, t.opts?.proxy);
+    return { res, outcome: settle(t.def, t.opts, res, left < t.timeoutMs) };
+  };
+  const first = await send(req);
+  let latencyMs = (cred?.latencyMs ?? 0) + first.res.latencyMs;
+  if (!cred || !t.def.auth!.invalid(first.outcome)) return { ...first, latencyMs };
+  const fresh = await credential(t.def, t.opts, tokens, { now: clock(), timeoutMs: Math.min(t.timeoutMs, Math.max(1, deadline - clock())), signal, stale: cred.token });
+  latencyMs += fresh.latencyMs;
+  if (!fresh.ok) return { res: fresh.res, outcome: fresh.outcome, latencyMs };
+  const again = await send(withToken(fresh.token));
+  return { ...again, latencyMs: latencyMs + again.res.latencyMs };
 }
 
 /** A platform that says "too fast" without saying how long to wait is not asked again within this. */

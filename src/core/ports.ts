@@ -1,4 +1,5 @@
-import type { Format, OutcomeKind } from "./types.ts";
+import type { InputFormat } from "./format.ts";
+import type { OutcomeKind } from "./types.ts";
 
 /**
  * What the dispatch core needs from storage. The SQLite store implements it; `pp test` uses a no-op.
@@ -35,10 +36,17 @@ export interface MessageRecord {
   createdAt: number;
   title?: string;
   text: string;
-  format: Format;
-  source: "cli" | "replay" | "api";
+  /** As the user wrote it: channels are given the text or Markdown it becomes (channelInput). */
+  format: InputFormat;
+  /** `fallback`: an alert that a delivery of another message failed (src/core/fallback.ts). */
+  source: "cli" | "replay" | "api" | "fallback";
   replayOf?: string;
   targets: string[];
+  /**
+   * Who to mention (parseAt's list: "all", phone numbers, user ids). Not a push-log column: it lives as long as
+   * the process that sends the message, so a replay does not mention again.
+   */
+  at?: readonly string[];
 }
 export interface DeliveryStart { channel: string; type: string; target: string; parts: number }
 /** `parts`: how many parts the delivery was split into (known once its channel has rendered the message). */
@@ -68,6 +76,20 @@ export interface Limiter {
 }
 
 export interface Wait { ms: number; block?: Block }
+/**
+ * Access tokens a platform hands out for a while (WeCom application messages), shared by every pp process and
+ * the daemon so that each does not ask for its own: the platform counts those requests too. A token is a
+ * secret: it is kept here and in requests, never shown or written anywhere else.
+ */
+export interface TokenCache {
+  /** The token cached under `key` that is still usable at `now`, or undefined. */
+  get(key: string, now: number): string | undefined;
+  /** Caches `token` under `key` until `usableUntil` (unix ms), replacing what was there. */
+  put(key: string, token: string, usableUntil: number): void;
+  /** Forgets `token` if it is still the one cached under `key` (another process may have put a fresh one since). */
+  drop(key: string, token: string): void;
+}
+
 /** A platform's block on a destination (unix ms), and its cause in words. */
 export interface Block { since: number; until: number; cause: string }
 
@@ -99,6 +121,25 @@ export interface Inbox {
   depth(): number;
   /** Whether the store can be written now (for /healthz). */
   writable(): boolean;
+  /**
+   * What `pp log --failed` lists (and with `all`, `pp log --failed --all`): one row per delivery, as `pp log --json`
+   * shows it, newest first, and the cursor of the next page. A cursor this store did not give out throws a PpError
+   * with code "usage". Optional (so is stats): without it the API refuses failed=1 as invalid_argument.
+   */
+  undelivered?(q: UndeliveredQuery): { rows: import("../store/view.ts").RowView[]; next: string | null };
+  /** `pp log --stats --json`'s rows: per channel, deliveries by status, success rate and latency percentiles. */
+  stats?(q: { since?: number; channel?: string }): import("../store/pushlog.ts").StatRow[];
+}
+
+export interface UndeliveredQuery {
+  /** Also those that a later replay (or the original) delivered since: the history. */
+  all: boolean;
+  channel?: string;
+  /** Unix ms. */
+  since?: number;
+  limit: number;
+  /** Opaque, from the previous page's `next`. */
+  cursor?: string;
 }
 
 export interface Enqueue {

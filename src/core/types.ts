@@ -72,6 +72,38 @@ export interface PartContext {
   total: number;
   /** Unix milliseconds: the time to sign with. */
   now: number;
+  /** Who to mention (pp send --at): on the first part only, so a split message pings once. */
+  at?: Mentions;
+  /**
+   * The access token the core got through ChannelDef.auth, for the request that goes out. Absent while the core
+   * plans parts and in --dry-run: the request is then built and measured without it.
+   */
+  token?: string;
+}
+
+/**
+ * Who a message mentions, sorted by kind (src/core/mentions.ts): each channel maps them to its own mechanism
+ * (ChannelDef.mentions).
+ */
+export interface Mentions {
+  /** Everyone in the chat (--at all). */
+  all: boolean;
+  /** Phone numbers: an optional "+" and at most 15 digits. */
+  phones: string[];
+  /** The platform's user ids (Mattermost: usernames), without a leading "@". */
+  users: string[];
+}
+
+/** How a channel's access token is got and known to be spent; the dispatch core does the exchange and caching. */
+export interface ChannelAuth<O> {
+  /** Where the token is cached: a hash of what identifies it (never a secret in the clear). */
+  key(opts: O): string;
+  /** The request that gets a fresh token. */
+  request(opts: O): HttpRequest;
+  /** The token in the platform's answer and how long it lives, or what the answer means when it holds none. */
+  parse(res: HttpResponse, opts: O): { token: string; expiresInMs: number } | Outcome;
+  /** Whether an outcome of build()'s request says the token is invalid or expired: fetch a new one, send again once. */
+  invalid(outcome: Outcome): boolean;
 }
 
 /**
@@ -101,6 +133,18 @@ export interface ChannelDef<O extends { type: string } = any> {
   verbatim?: boolean;
   /** Builds the request for one part of the rendered text. */
   build(part: string, ctx: PartContext, opts: O): HttpRequest;
+  /**
+   * For a platform whose requests carry an access token got from it first (WeCom application messages): the
+   * core gets the token, caches it in the store for every pp process (TokenCache) and hands it to build() as
+   * PartContext.token.
+   */
+  auth?: ChannelAuth<O>;
+  /**
+   * Mentions (pp send --at), for a channel whose build() makes them from PartContext.at: what of `at` it cannot
+   * make for a message in `format`, in a few words for a note to the user, or undefined when it makes them all.
+   * Without this member a channel makes none, and --at is ignored for it with a note.
+   */
+  mentions?(at: Mentions, format: Format, opts: O): string | undefined;
   /**
    * Classifies a platform answer from its status and body. `opts` carries per-channel success rules
    * (the generic webhook's `success = { path, equals }`).

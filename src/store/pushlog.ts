@@ -37,6 +37,8 @@ export interface LogFilter {
   channel?: string;
   since?: number;
   limit?: number;
+  /** Rows older than this one only (newest-first paging): its created_at and delivery id. */
+  before?: { createdAt: number; deliveryId: number };
 }
 
 export interface AttemptRow {
@@ -294,6 +296,10 @@ export class PushLog implements Recorder {
     }
     if (filter.channel) (where.push("d.channel = ?"), params.push(filter.channel));
     if (filter.since !== undefined) (where.push("d.created_at >= ?"), params.push(filter.since));
+    if (filter.before) {
+      where.push("(d.created_at < ? OR (d.created_at = ? AND d.id < ?))");
+      params.push(filter.before.createdAt, filter.before.createdAt, filter.before.deliveryId);
+    }
     const limit = filter.limit ?? 20;
     const cols = filter.failed ? `, d.owner, d.lease_until, ${IN_FLIGHT} AS in_flight` : "";
     const index = filter.failed ? " INDEXED BY deliveries_status" : "";
@@ -348,6 +354,19 @@ export class PushLog implements Recorder {
   ambiguous(prefix: string): boolean {
     const id = prefix.toUpperCase();
     return (this.db.query("SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE id >= ? AND id < ? LIMIT 2)").get(id, `${id}\u{10FFFF}`) as { n: number }).n > 1;
+  }
+
+  /**
+   * Ids of the messages of `source` created from `from` to `to` (unix ms) whose text starts with `prefix`, oldest
+   * first: how an original finds its fallback alerts. The time range keeps it to an index range, not the whole log.
+   */
+  startingWith(source: string, prefix: string, from: number, to: number, limit = 100): string[] {
+    return (this.db
+      .query(
+        `SELECT id FROM messages INDEXED BY messages_created WHERE created_at >= ? AND created_at <= ? AND source = ? AND substr(text, 1, ?) = ?
+         ORDER BY created_at, id LIMIT ?`,
+      )
+      .all(from, to, source, prefix.length, prefix, limit) as { id: string }[]).map((r) => r.id);
   }
 
   /**

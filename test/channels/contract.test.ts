@@ -38,12 +38,13 @@ const MINIMAL: Record<ChannelType, Record<string, unknown>> = {
   serverchan: { type: "serverchan", sendkey: "SCT1234TS3CRET0014nnnn" },
   pushover: { type: "pushover", token: "S3CRET0015oooo", user: "uS3CRET0016pppp" },
   email: { type: "email", host: "smtp.example.com", user: "bot@example.com", password: "S3CRET0017qqqq", from: "bot@example.com", to: ["ops@example.com"] },
+  wecom_app: { type: "wecom_app", corp_id: "ww0123456789abcdef", agent_id: 1000002, secret: "S3CRET0018rrrr" },
 };
 
 /** The setting that must be an http(s) URL, when it is not `webhook`. */
-const URL_FIELD: Partial<Record<ChannelType, string>> = { webhook: "url", telegram: "api", ntfy: "server", gotify: "server", bark: "server", pushplus: "api", serverchan: "api", pushover: "api", email: "host" };
+const URL_FIELD: Partial<Record<ChannelType, string>> = { webhook: "url", telegram: "api", ntfy: "server", gotify: "server", bark: "server", pushplus: "api", serverchan: "api", pushover: "api", email: "host", wecom_app: "api" };
 /** The setting whose absence is an error, when it is not the URL (which has a default for these types). */
-const REQUIRED_FIELD: Partial<Record<ChannelType, string>> = { telegram: "token", ntfy: "topic", bark: "key", pushplus: "token", serverchan: "sendkey", pushover: "user" };
+const REQUIRED_FIELD: Partial<Record<ChannelType, string>> = { telegram: "token", ntfy: "topic", bark: "key", pushplus: "token", serverchan: "sendkey", pushover: "user", wecom_app: "secret" };
 /** Channels whose requests the core's SMTP transport performs rather than fetch: their own request shape and answers. */
 const SMTP = new Set<ChannelType>(["email"]);
 const badAddress = (type: ChannelType) => (SMTP.has(type) ? "must be a host name or IP address, without scheme or port" : "must be an http(s) URL");
@@ -69,9 +70,10 @@ test("the registry lists every channel under its own type", () => {
     "telegram",
     "webhook",
     "wecom",
+    "wecom_app",
   ]);
   for (const [type, def] of cases) expect(def.type).toBe(type);
-  expect(channelList()).toHaveLength(16);
+  expect(channelList()).toHaveLength(17);
   expect(isChannelType("slack")).toBe(true);
   expect(isChannelType("toString")).toBe(false);
 });

@@ -16,6 +16,7 @@ const API_TYPES: Partial<Record<ChannelType, Record<string, unknown>>> = {
   ntfy: { topic: "alerts", token: "tk_t0ken-0001" },
   gotify: { token: "At0ken-0001" },
   bark: { key: "k3y-0001" },
+  wecom_app: { corp_id: "ww0001", agent_id: 1, secret: "s3cret-0001" },
 };
 /** Types among API_TYPES whose base URL setting is called `server`. */
 const SERVER_TYPES = new Set<ChannelType>(["ntfy", "gotify", "bark"]);

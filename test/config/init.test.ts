@@ -32,6 +32,7 @@ const ENV = {
   GOTIFY_TOKEN: "Ag1",
   BARK_KEY: "b1",
   TEAMS_WORKFLOW: "w1/triggers/manual/paths/invoke?sig=s1",
+  WECOM_APP_SECRET: "ws1",
 };
 const saved = { ...process.env };
 afterEach(() => {

@@ -19,10 +19,11 @@ export type FakeType =
   | "ntfy"
   | "gotify"
   | "bark"
-  | "teams";
+  | "teams"
+  | "wecom_app";
 
 export interface FakeOptions {
-  /** feishu/dingtalk: require a valid signature made with this secret. */
+  /** feishu/dingtalk: require a valid signature made with this secret. wecom_app: the application's secret. */
   secret?: string;
   /** feishu/dingtalk: require this keyword in the text (19024 / 310000). */
   keyword?: string;
@@ -38,6 +39,13 @@ export interface FakeOptions {
   token?: string;
   /** pushover: the user key the fake accepts instead of a random one. */
   user?: string;
+  /** wecom_app: the CorpID and AgentId the fake accepts instead of its own. */
+  corpId?: string;
+  agentId?: number;
+  /** wecom_app: how long an access token lives (default 7200 s, as WeCom lends them). */
+  tokenTtlSec?: number;
+  /** wecom_app: the user ids the application can reach (default WECOM_APP_USERS). */
+  users?: string[];
 }
 
 export type Fault =
@@ -70,6 +78,11 @@ export interface Received {
   posts?: number;
   /** slack: the text was longer than Slack shows and would have been truncated. */
   truncated?: boolean;
+  /**
+   * Who the platform would notify, decided from the payload as the platform does ("all" for everyone, else
+   * user ids, usernames or phone numbers); absent on platforms without mentions and on refused requests.
+   */
+  pinged?: string[];
 }
 
 export interface Fake {
@@ -81,6 +94,18 @@ export interface Fake {
   fault(f: Fault, times?: number): void;
   reset(): void;
   stop(): Promise<void>;
+  /** wecom_app: the application's credentials, and its access tokens. */
+  app?: {
+    corpId: string;
+    agentId: number;
+    secret: string;
+    /** How many gettoken requests the platform answered. */
+    gettokens(): number;
+    /** Every token lent so far, oldest first (`token` is the first). */
+    lent(): string[];
+    /** Makes every token lent so far expired: the next send with one gets 42001. */
+    expireTokens(): void;
+  };
 }
 
 /** What a platform handler decides about one request. */
@@ -93,6 +118,7 @@ export interface Reply {
   json?: unknown;
   posts?: number;
   truncated?: boolean;
+  pinged?: string[];
 }
 
 export interface Ctx {
@@ -375,6 +401,7 @@ export async function serve(platform: Platform): Promise<Fake> {
       if (reply.json !== undefined) rec.json = reply.json;
       if (reply.posts !== undefined) rec.posts = reply.posts;
       if (reply.truncated !== undefined) rec.truncated = reply.truncated;
+      if (reply.pinged !== undefined) rec.pinged = reply.pinged;
       const noBody = reply.status === 204 || reply.status === 304;
       return new Response(noBody ? null : reply.body, {
         status: reply.status,

@@ -30,10 +30,12 @@ import { teams } from "./teams.ts";
 import { telegram } from "./telegram.ts";
 import { webhook } from "./webhook.ts";
 import { wecom } from "./wecom.ts";
+import { wecomApp } from "./wecom_app.ts";
 
 export type { Fake, FakeOptions, FakeType, Fault, Received } from "./_base.ts";
 export { MATTERMOST_MAX_RUNES } from "./mattermost.ts";
 export { TELEGRAM_CHATS, parseTelegramHtml } from "./telegram.ts";
+export { WECOM_APP_USERS } from "./wecom_app.ts";
 
 const FAKES: Record<FakeType, (opts?: FakeOptions) => Promise<Fake>> = {
   wecom,
@@ -51,6 +53,7 @@ const FAKES: Record<FakeType, (opts?: FakeOptions) => Promise<Fake>> = {
   gotify,
   bark,
   teams,
+  wecom_app: wecomApp,
 };
 
 export const FAKE_TYPES = Object.keys(FAKES) as FakeType[];
