@@ -140,11 +140,11 @@ describe("bash completion", () => {
 
   test("flags and their values", () => {
     expect(bashComplete(["pp", "send", "--f"])).toEqual(["--format"]);
-    expect(bashComplete(["pp", "send", "--format", ""])).toEqual(["markdown", "text"]);
+    expect(bashComplete(["pp", "send", "--format", ""])).toEqual(["html", "json", "markdown", "text"]);
     expect(bashComplete(["pp", "send", "-f", "m"])).toEqual(["markdown"]);
     // COMP_WORDBREAKS splits --format=m into three words.
     expect(bashComplete(["pp", "send", "--format", "=", "m"])).toEqual(["markdown"]);
-    expect(bashComplete(["pp", "send", "--format", "="])).toEqual(["markdown", "text"]);
+    expect(bashComplete(["pp", "send", "--format", "="])).toEqual(["html", "json", "markdown", "text"]);
     expect(bashComplete(["pp", "--"])).toEqual(["--help", "--version"]);
     expect(bashComplete(["pp", "send", "hello", "--q"])).toEqual(["--quiet"]);
   });
@@ -179,7 +179,7 @@ describe.skipIf(!Bun.which("fish"))("fish completion (needs fish on PATH: apt-ge
   test("commands, flags, values and channel names", () => {
     expect(fishComplete("pp sen")).toEqual(["send"]);
     expect(fishComplete("pp send --fo")).toEqual(["--format"]);
-    expect(fishComplete("pp send --format ")).toEqual(["markdown", "text"]);
+    expect(fishComplete("pp send --format ")).toEqual(["html", "json", "markdown", "text"]);
     expect(fishComplete("pp send --ch ")).toEqual(["dev-room", "oncall", "ops"]);
     expect(fishComplete("pp test ")).toEqual(["dev-room", "oncall", "ops"]);
     expect(fishComplete("pp config c")).toEqual(["check"]);
@@ -211,7 +211,7 @@ describe("powershell completion", () => {
     const text = readFileSync(join(ROOT, "completions/pp.ps1"), "utf8");
     expect(text).toContain("Register-ArgumentCompleter -Native -CommandName 'pp', 'pp.exe'");
     for (const path of ["''", "'send'", "'config check'", "'test'"]) expect(text).toContain(`    ${path} = @{`);
-    expect(text).toContain("'--format' = { @('text', 'markdown') }");
+    expect(text).toContain("'--format' = { @('text', 'markdown', 'html', 'json') }");
     expect(text).toContain("channels --names");
   });
 });
