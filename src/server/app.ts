@@ -1,7 +1,7 @@
 import { newId } from "../core/id.ts";
 import { redactor, secretsOf } from "../core/redact.ts";
 import { FailureGate, RateGate } from "./auth.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext, RequestLine } from "./context.ts";
 import { ApiError, errorAnswer, retryAfter, type Shape } from "./errors.ts";
 import { getMessage, healthz, listMessages, metrics, postText, reload, replay, stats } from "./routes/api.ts";
 import { isPush, sendRoute, sendTokenRoute, tokenRoute } from "./routes/compat.ts";
@@ -65,6 +65,30 @@ function match(r: Route, segments: string[]): Map<string, string> | null {
 
 type Found = { route: Route; params: Map<string, string> } | { page: string } | null;
 
+/**
+ * The routes without parameters by their exact path, found without trying every route in turn; none of the routes
+ * before them in ROUTES could match such a path. Their params are one empty map, which handlers only read.
+ */
+const NO_PARAMS: Map<string, string> = new Map();
+/**
+ * A request URL whose authority and path hold only characters that URL parsing leaves as they are, with the path
+ * (up to the query) in group 1: for such a URL, the path is exactly what URL's pathname would be.
+ */
+const PLAIN_URL = /^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[\w/-]*)(?:[?#]|$)/;
+/**
+ * The request's URL. Bun makes it from the Host header, and a malformed one (a bad port, a backslash) makes no URL;
+ * only the path and the query matter here, so they are read on their own then.
+ */
+function parseUrl(href: string): URL {
+  try {
+    return new URL(href);
+  } catch {
+    const start = href.startsWith("/") ? 0 : href.indexOf("/", href.indexOf("//") + 2);
+    return new URL(start === -1 ? "/" : href.slice(start).replace(/^\/+/, "/"), "http://host.invalid");
+  }
+}
+const STATIC = new Map(ROUTES.filter((r) => !r.template.includes(":")).map((r) => [r.template, { route: r, params: NO_PARAMS }]));
+
 function find(segments: string[]): Found {
   for (const r of ROUTES) {
     const params = match(r, segments);
@@ -98,20 +122,37 @@ export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, i
   const failures = new FailureGate(now);
   return async (req, ip) => {
     const started = performance.now();
-    const requestId = newId(now());
+    const at = now();
+    const requestId = newId(at);
     let template = "*";
     let shape: Shape = "native";
     let logError: string | undefined;
     let res: Response;
     try {
-      const url = new URL(req.url);
-      const segments = url.pathname.split("/").slice(1);
-      const found = find(segments);
+      // A plain path to a route without parameters needs no URL parsing; the URL is made when a route asks for it.
+      const plain = PLAIN_URL.exec(req.url)?.[1];
+      let url: URL | undefined;
+      const hit = plain === undefined ? undefined : STATIC.get(plain);
+      let segments: string[];
+      let found: Found;
+      if (hit) {
+        found = hit;
+        segments = hit.route.segments;
+      } else {
+        url = parseUrl(req.url);
+        segments = url.pathname.split("/").slice(1);
+        found = STATIC.get(url.pathname) ?? find(segments);
+      }
       if (found && "route" in found) {
         template = found.route.template;
         shape = found.route.shape;
       } else if (found) template = found.page;
-      const call: Call = { ctx, req, url, requestId, ip, now, gate };
+      const call: Call = {
+        ctx, req, requestId, at, ip, now, gate,
+        get url() {
+          return (url ??= parseUrl(req.url));
+        },
+      };
       res = await handle(call, found, segments, failures);
     } catch (e) {
       if (e instanceof ApiError) {
@@ -122,13 +163,16 @@ export function createApp(ctx: AppContext, o: AppOptions = {}): (req: Request, i
         res = errorAnswer(new ApiError("internal", `internal error; the server log has the details under request ${requestId}`), shape, requestId);
       }
     }
+    const method = req.method;
+    const status = res.status;
     // A wrong token, a wrong login, a page request without its CSRF token: each counts against the address.
-    if (res.status === 401) failures.failed(ip);
-    if (req.method === "HEAD" && res.body !== null) res = new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+    if (status === 401) failures.failed(ip);
+    if (method === "HEAD" && res.body !== null) res = new Response(null, { status, statusText: res.statusText, headers: res.headers });
     try {
       res.headers.set("X-Pp-Request-Id", requestId);
     } catch {}
-    const line = { method: req.method, route: template, status: res.status, latencyMs: Math.round((performance.now() - started) * 1000) / 1000, requestId, ...(logError === undefined ? {} : { error: logError }) };
+    const line: RequestLine = { method, route: template, status, latencyMs: Math.round((performance.now() - started) * 1000) / 1000, requestId };
+    if (logError !== undefined) line.error = logError;
     try {
       ctx.events.request(line);
       ctx.logRequest(line);

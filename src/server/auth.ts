@@ -12,29 +12,49 @@ export interface Caller {
   rateKey: string;
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
+/** How much hashing the token checks have done: tests hold a request's cost to what a cache makes of it. */
+export const authWork = { sha256: 0 };
 
-/** The tokens' digests, made once per settings (a reload brings a new list). */
-const digests = new WeakMap<readonly string[], Buffer[]>();
+const digest = (s: string) => {
+  authWork.sha256++;
+  return createHash("sha256").update(s).digest();
+};
+
+/**
+ * Per list of tokens (a reload brings a new list): their digests, made once, and the digests of the tokens that
+ * have matched, by the string as it was given. The few real tokens are given again and again, so a request with
+ * one hashes nothing. Only matched strings are kept: a map hit tells no more than the answer does, and guesses
+ * cannot fill it.
+ */
+interface TokenSet {
+  digests: Buffer[];
+  matched: Map<string, { digest: Buffer; hex: string }>;
+}
+const tokenSets = new WeakMap<readonly string[], TokenSet>();
 
 /**
  * Whether `given` is one of the tokens: equal-length digests compared in constant time, every one of them, so
  * neither the time nor an early exit tells how much of a guess was right or which token it matched.
  */
 function tokenMatches(given: string, tokens: readonly string[]): { ok: boolean; hex: string } {
-  let known = digests.get(tokens);
-  if (!known) digests.set(tokens, (known = tokens.map(digest)));
-  const d = digest(given);
+  let set = tokenSets.get(tokens);
+  if (!set) tokenSets.set(tokens, (set = { digests: tokens.map(digest), matched: new Map() }));
+  const seen = set.matched.get(given);
+  const d = seen ? seen.digest : digest(given);
   let ok = false;
-  for (const t of known) if (timingSafeEqual(d, t)) ok = true;
-  return { ok, hex: d.toString("hex") };
+  for (const t of set.digests) if (timingSafeEqual(d, t)) ok = true;
+  if (seen) return { ok, hex: seen.hex };
+  const hex = d.toString("hex");
+  // Bounded all the same: distinct strings that match are the tokens themselves, as few as the list.
+  if (ok && set.matched.size < 64) set.matched.set(given, { digest: d, hex });
+  return { ok, hex };
 }
 
 /**
  * The token a request carries outside its body: a token route's segment (which is what the route is for, whatever a
  * header says), Authorization: Bearer, X-Pp-Token, ?token=.
  */
-export function headerToken(req: Request, url: URL, pathToken?: string): string | undefined {
+export function headerToken(req: Request, url: URL | (() => URL), pathToken?: string): string | undefined {
   if (pathToken) return pathToken;
   const auth = req.headers.get("authorization");
   if (auth) {
@@ -43,7 +63,8 @@ export function headerToken(req: Request, url: URL, pathToken?: string): string 
   }
   const x = req.headers.get("x-pp-token");
   if (x) return x.trim();
-  const q = url.searchParams.get("token");
+  // A function when the URL is not parsed yet: most requests carry their token in a header and never need it.
+  const q = (typeof url === "function" ? url() : url).searchParams.get("token");
   return q || undefined;
 }
 
@@ -141,6 +162,7 @@ export class FailureGate {
 
   /** How long the address must wait (ms), 0 when it may try. */
   blockedFor(ip: string | undefined): number {
+    if (this.failures.size === 0) return 0;
     const list = this.failures.get(keyOf(ip));
     if (!list || list.length < this.max) return 0;
     return Math.max(0, list[0]! + this.windowMs - this.now());

@@ -14,7 +14,7 @@ export async function readBytes(req: Request, max: number): Promise<Uint8Array> 
   const declared = req.headers.get("content-length");
   const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
   if (length !== undefined && length > max) throw tooLarge();
-  if (req.body === null) return new Uint8Array(0);
+  // With a declared length the body is read at once, without looking at req.body (which would make it a stream).
   if (length !== undefined) {
     // The server reads no more than the declared length: one read, without the stream's chunk by chunk.
     let all: Uint8Array;
@@ -26,6 +26,7 @@ export async function readBytes(req: Request, max: number): Promise<Uint8Array> 
     if (all.byteLength > max) throw tooLarge();
     return all;
   }
+  if (req.body === null) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -53,9 +54,12 @@ export async function readBytes(req: Request, max: number): Promise<Uint8Array> 
   return all;
 }
 
+/** One for every body: a decode without `stream` keeps no state from one call to the next, a failed one included. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 export function utf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     throw badRequest("the body is not valid UTF-8");
   }
@@ -64,6 +68,8 @@ export function utf8(bytes: Uint8Array): string {
 /** The media type without parameters, lower case ("" when there is none), and whether its charset is UTF-8. */
 function mediaType(req: Request): { type: string; utf8: boolean } {
   const header = req.headers.get("content-type") ?? "";
+  // What nearly every client sends, without taking the header apart.
+  if (header === "application/json" || header === FORM) return { type: header, utf8: true };
   const [type = "", ...params] = header.split(";");
   const charset = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith("charset="))?.slice(8).replace(/^"|"$/g, "");
   return { type: type.trim().toLowerCase(), utf8: charset === undefined || charset === "utf-8" || charset === "utf8" };

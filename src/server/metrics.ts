@@ -22,7 +22,10 @@ export type Metrics = DeliveryEvents & { metricsText(depth: number): string; req
 export function createMetrics(): Metrics {
   const counts = new Map<Counter, Map<string, number>>(PER_CHANNEL.map(([k]) => [k, new Map()]));
   const waits = new Map<string, number>();
-  const requests = new Map<string, { route: string; status: number; n: number }>();
+  // By route, then status: no key is built per request. Counted in order of first sight, as they are shown.
+  const requests = new Map<string, Map<number, { route: string; status: number; n: number }>>();
+  const seen: { route: string; status: number; n: number }[] = [];
+  /** `buckets[i]` counts the requests in bucket i alone; the text adds them up, as Prometheus wants. */
   const latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
   const add = (m: Map<string, number>, key: string, n = 1) => m.set(key, (m.get(key) ?? 0) + n);
   const bump = (k: Counter) => (channel: string) => add(counts.get(k)!, channel);
@@ -35,16 +38,21 @@ export function createMetrics(): Metrics {
     expired: bump("expired"),
     rateWait: (channel, ms) => add(waits, channel, Math.max(0, ms) / 1000),
     request(line) {
-      const key = `${line.route}\n${line.status}`;
-      const r = requests.get(key);
+      let byStatus = requests.get(line.route);
+      if (!byStatus) requests.set(line.route, (byStatus = new Map()));
+      const r = byStatus.get(line.status);
       if (r) r.n++;
-      else requests.set(key, { route: line.route, status: line.status, n: 1 });
+      else {
+        const first = { route: line.route, status: line.status, n: 1 };
+        byStatus.set(line.status, first);
+        seen.push(first);
+      }
       let h = latency.get(line.route);
       if (!h) latency.set(line.route, (h = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }));
       const s = Math.max(0, line.latencyMs) / 1000;
-      BUCKETS.forEach((b, i) => {
-        if (s <= b) h.buckets[i]!++;
-      });
+      let i = 0;
+      while (i < BUCKETS.length && !(s <= BUCKETS[i]!)) i++;
+      if (i < BUCKETS.length) h.buckets[i]!++;
       h.sum += s;
       h.count++;
     },
@@ -60,11 +68,12 @@ export function createMetrics(): Metrics {
       family("pp_queue_depth", "gauge", "Deliveries queued or being sent.");
       out.push(`pp_queue_depth ${depth}`);
       family("pp_http_requests_total", "counter", "HTTP requests, by route template and status.");
-      for (const r of requests.values()) out.push(`pp_http_requests_total{route="${label(r.route)}",status="${r.status}"} ${r.n}`);
+      for (const r of seen) out.push(`pp_http_requests_total{route="${label(r.route)}",status="${r.status}"} ${r.n}`);
       family("pp_http_request_duration_seconds", "histogram", "HTTP request latency, by route template.");
       for (const [route, h] of latency) {
         const l = label(route);
-        BUCKETS.forEach((b, i) => out.push(`pp_http_request_duration_seconds_bucket{route="${l}",le="${b}"} ${h.buckets[i]}`));
+        let below = 0;
+        BUCKETS.forEach((b, i) => out.push(`pp_http_request_duration_seconds_bucket{route="${l}",le="${b}"} ${(below += h.buckets[i]!)}`));
         out.push(`pp_http_request_duration_seconds_bucket{route="${l}",le="+Inf"} ${h.count}`);
         out.push(`pp_http_request_duration_seconds_sum{route="${l}"} ${h.sum}`);
         out.push(`pp_http_request_duration_seconds_count{route="${l}"} ${h.count}`);

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { newId } from "../core/id.ts";
 import { parseAt } from "../core/mentions.ts";
-import type { DeliveryStart, EnqueueResult, MessageRecord } from "../core/ports.ts";
+import type { DeliveryStart, Enqueue, EnqueueResult, MessageRecord } from "../core/ports.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { channelInput, INPUT_FORMATS, isInputFormat, type InputFormat } from "../core/format.ts";
 import type { Config } from "../config/load.ts";
@@ -17,8 +16,10 @@ export interface Call {
   ctx: AppContext;
   req: Request;
   url: URL;
-  /** pp's id for this request (a ULID): in error answers and the log line. */
+  /** pp's id for this request (a ULID): in error answers and the log line; a message the request queues has it too. */
   requestId: string;
+  /** When the request came (by `now`): the time in its id, and a queued message's creation time. */
+  at: number;
   ip?: string;
   now: () => number;
   gate: RateGate;
@@ -31,7 +32,7 @@ export interface Call {
  */
 export async function authorize(call: Call, o: { pathToken?: string; read?: () => Promise<Fields> } = {}): Promise<{ caller: Caller; fields: Fields }> {
   const s = call.ctx.settings();
-  const early = headerToken(call.req, call.url, o.pathToken);
+  const early = headerToken(call.req, () => call.url, o.pathToken);
   let caller: Caller;
   let fields: Fields;
   if (early !== undefined) {
@@ -89,7 +90,8 @@ export function draftFrom(call: Call, fields: Fields, o: { text?: string; title?
   let text = o.whole ?? o.text ?? firstStr(fields, TEXT_FIELDS)?.value;
   if (text === undefined) throw badRequest("missing text: send it as msg, text, content or body");
   if (o.whole !== undefined) kind = "json";
-  text = text.replace(/\r\n?/g, "\n").trimEnd();
+  if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
+  text = text.trimEnd();
   if (text.trim() === "" || (kind === "html" && channelInput({ text, format: kind }).text.trim() === "")) {
     throw badRequest("the text is empty: send it as msg, text, content or body");
   }
@@ -106,11 +108,11 @@ export function draftFrom(call: Call, fields: Fields, o: { text?: string; title?
   } catch (e) {
     throw badRequest((e as Error).message);
   }
-  return {
-    text, title, format: kind, names: channelNames(call, fields),
-    ...(callbackUrl ? { callbackUrl: callbackUrl.value } : {}), ...(expiresAt === undefined ? {} : { expiresAt }),
-    ...(at.length ? { at } : {}),
-  };
+  const draft: Draft = { text, title, format: kind, names: channelNames(call, fields) };
+  if (callbackUrl) draft.callbackUrl = callbackUrl.value;
+  if (expiresAt !== undefined) draft.expiresAt = expiresAt;
+  if (at.length) draft.at = at;
+  return draft;
 }
 
 function isCallbackUrl(s: string): boolean {
@@ -124,8 +126,10 @@ function isCallbackUrl(s: string): boolean {
  * pushplus's `webhook` (a channel) or `topic` (a group), then [serve] channels.
  */
 export function channelNames(call: Call, fields: Fields): string[] {
-  const fromQuery = call.url.searchParams.getAll("ch").flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-  const pushplus = [str(fields, "webhook"), str(fields, "topic")].map((s) => s?.trim()).filter((s): s is string => !!s);
+  const fromQuery = !call.req.url.includes("?") ? [] : call.url.searchParams.getAll("ch").flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  const webhook = str(fields, "webhook");
+  const topic = str(fields, "topic");
+  const pushplus = webhook === undefined && topic === undefined ? [] : [webhook, topic].map((s) => s?.trim()).filter((s): s is string => !!s);
   const tagged = tagsOf(call, fields);
   for (const list of [names(fields, "channels"), names(fields, "ch"), fromQuery, pushplus]) {
     if (list && list.length) return tagged.length ? [...new Set([...list, ...tagged])] : list;
@@ -190,14 +194,22 @@ export function targetsOf(call: Call, list: string[]): Target[] {
 
 /** The client's idempotency key: PostPoint's X-Ppt-Request-ID, else the standard Idempotency-Key. */
 export function clientKey(req: Request): string | undefined {
-  const name = req.headers.has("x-ppt-request-id") ? "X-Ppt-Request-ID" : req.headers.has("idempotency-key") ? "Idempotency-Key" : undefined;
-  if (!name) return undefined;
-  const key = req.headers.get(name)!.trim();
+  let name = "X-Ppt-Request-ID";
+  let raw = req.headers.get(name);
+  if (raw === null) raw = req.headers.get((name = "Idempotency-Key"));
+  if (raw === null) return undefined;
+  const key = raw.trim();
   if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw badRequest(`${name} must be 1 to 255 visible ASCII characters`);
   return key;
 }
 
-const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+/** How many idempotency hashes were made: tests hold a request without a key to none. */
+export const submitWork = { sha256: 0 };
+
+const sha = (s: string) => {
+  submitWork.sha256++;
+  return createHash("sha256").update(s).digest("hex");
+};
 
 /**
  * Queues a message (or finds the first answer to a repeated request) and returns its id. The answer waits for
@@ -211,31 +223,37 @@ export async function submit(
   const s = ctx.settings();
   const targets = o.targets ?? targetsOf(call, draft.names);
   const key = clientKey(call.req);
-  const now = call.now();
+  // The request's own id names its message: one id made per request, and its time is the message's.
+  const now = call.at;
   const message: MessageRecord = {
-    id: newId(now), createdAt: now, title: draft.title, text: draft.text, format: draft.format,
-    source: o.replayOf ? "replay" : "api", ...(o.replayOf ? { replayOf: o.replayOf } : {}), targets: targets.map((t) => t.name),
-    ...(draft.at ? { at: draft.at } : {}),
+    id: call.requestId, createdAt: now, title: draft.title, text: draft.text, format: draft.format,
+    source: o.replayOf ? "replay" : "api", targets: targets.map((t) => t.name),
   };
-  const fingerprint = sha(JSON.stringify([draft.title ?? null, draft.text, draft.format, message.targets.toSorted(), draft.callbackUrl ?? null, draft.expiresAt ?? null, o.replayOf ?? null, o.claim ?? null, ...(draft.at ? [draft.at] : [])]));
+  if (o.replayOf) message.replayOf = o.replayOf;
+  if (draft.at) message.at = draft.at;
+  // What a repeat of the key must match; only a request with a key is ever compared, so only then is it hashed.
+  const fingerprint = () => sha(JSON.stringify([draft.title ?? null, draft.text, draft.format, message.targets.toSorted(), draft.callbackUrl ?? null, draft.expiresAt ?? null, o.replayOf ?? null, o.claim ?? null, ...(draft.at ? [draft.at] : [])]));
   let r: EnqueueResult;
   try {
-    r = await ctx.inbox.enqueue({
-      message,
-      deliveries: targets.map((t) => ({ ...startOf(t) })),
-      ...(draft.callbackUrl ? { callbackUrl: draft.callbackUrl } : {}),
-      ...(draft.expiresAt === undefined ? {} : { expiresAt: draft.expiresAt }),
-      ...(key === undefined ? {} : { requestId: key, idempotency: { key: sha(`${caller.scope}\n${key}`), fingerprint, windowMs: s.idempotencyWindowMs } }),
-      ...(o.claim ? { claim: o.claim } : {}),
-      queueMax: s.queueMax,
-    });
+    const e: Enqueue = { message, deliveries: targets.map((t) => ({ ...startOf(t) })), queueMax: s.queueMax };
+    if (draft.callbackUrl) e.callbackUrl = draft.callbackUrl;
+    if (draft.expiresAt !== undefined) e.expiresAt = draft.expiresAt;
+    if (key !== undefined) {
+      e.requestId = key;
+      e.idempotency = { key: sha(`${caller.scope}\n${key}`), fingerprint: fingerprint(), windowMs: s.idempotencyWindowMs };
+    }
+    if (o.claim) e.claim = o.claim;
+    r = await ctx.inbox.enqueue(e);
   } catch (e) {
     throw new ApiError("unavailable", "the message could not be stored; try again later", {}, `enqueue: ${(e as Error)?.message ?? String(e)}`);
   }
   switch (r.kind) {
     case "queued": {
-      const skipped = new Set(r.skipped.map((x) => x.channel));
-      for (const t of targets) if (!skipped.has(t.name)) ctx.events.accepted(t.name);
+      if (r.skipped.length === 0) for (const t of targets) ctx.events.accepted(t.name);
+      else {
+        const skipped = new Set(r.skipped.map((x) => x.channel));
+        for (const t of targets) if (!skipped.has(t.name)) ctx.events.accepted(t.name);
+      }
       ctx.wake();
       return { kind: "queued", id: r.id, requestId: key, skipped: r.skipped };
     }
