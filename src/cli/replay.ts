@@ -60,13 +60,14 @@ export default defineCommand({
     const alerts: AlertOutcome[] = [];
     // `force` (channels named with --ch) sends the whole message again, delivered or not; otherwise each channel
     // is claimed for the original message, and the parts it already accepted are skipped.
-    const send = async (m: MessageDetail["message"], targets: Target[], force: boolean): Promise<DispatchResult> => {
+    const send = async (found: MessageDetail, targets: Target[], force: boolean): Promise<DispatchResult> => {
+      const m = found.message;
       const now = Date.now();
       let r: DispatchResult;
       try {
         r = await dispatch(
           { id: newId(now), createdAt: now, title: m.title ?? undefined, text: m.text, format: m.format as Format, source: "replay",
-            replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name) },
+            replayOf: m.replay_of ?? m.id, targets: targets.map((t) => t.name), ...(found.at ? { at: found.at } : {}) },
           targets,
           {
             recorder: stop.recorder, limiter: store.limiter, tokens: store.tokens, deadline: now + deadline, onEvent: waitReporter(quiet),
@@ -111,7 +112,7 @@ export default defineCommand({
           }
           const targets = names.filter((n) => !missing.includes(n)).map((n) => cfg.channels.get(n)!);
           if (found && targets.length) {
-            const r = await send(found.message, targets, false);
+            const r = await send(found, targets, false);
             if (r.unrecorded !== undefined) break;
           }
           bar(++i);
@@ -121,7 +122,7 @@ export default defineCommand({
         if (!found) {
           throw new PpError("not_found", store.log.ambiguous(args.id!) ? `"${args.id}" matches more than one message; give more of the id` : `no message with id "${args.id}" in the push log ${cfg.dbPath}`);
         }
-        if (chosen.length) await send(found.message, expand(cfg, chosen), true);
+        if (chosen.length) await send(found, expand(cfg, chosen), true);
         else {
           const root = found.message.replay_of ?? found.message.id;
           // A channel that the original or any replay of it delivered is not sent again (the claim checks once more,
@@ -132,7 +133,7 @@ export default defineCommand({
             else if (!args.quiet) err(`pp: nothing to send: every delivery of message ${found.message.id} has been delivered (to send it again anyway: pp replay ${found.message.id} --ch NAME)`);
             return;
           }
-          await send(found.message, configured(cfg, names, found.message.id), false);
+          await send(found, configured(cfg, names, found.message.id), false);
         }
       }
     } catch (e) {

@@ -93,6 +93,8 @@ const MIGRATIONS: string[] = [
      usable_until INTEGER NOT NULL,        -- unix ms: the platform's expiry less a margin
      fetched_at  INTEGER NOT NULL
    );`,
+  // Whom a message mentions (--at, the API's at): a replay, and a daemon restarted with the message queued, mention them too.
+  `ALTER TABLE messages ADD COLUMN mentions TEXT;              -- JSON array of mentions, NULL for none`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -58,6 +58,8 @@ export interface MessageDetail {
     expires_at: number | null; request_id: string | null;
   };
   deliveries: (LogRow & { attempts_log: AttemptRow[] })[];
+  /** Whom the message mentions (MessageRecord.at), kept so that a replay mentions them again. */
+  at?: string[];
   /** The message's callback, when it asked for one (the URL is left out: it may carry a token). */
   callback: CallbackRow | null;
 }
@@ -174,8 +176,8 @@ export class PushLog implements Recorder {
       const begun: Begun[] = deliveries.map((d) => (o.claim && root ? this.claim(root, d.channel, o.claim, now) : { id: 0 }));
       if (!begun.some((b) => b.id !== null)) return begun;
       this.db
-        .query("INSERT INTO messages (id, created_at, title, text, format, source, replay_of, targets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        .run(msg.id, msg.createdAt, msg.title ?? null, msg.text, msg.format, msg.source, msg.replayOf ?? null, JSON.stringify(msg.targets));
+        .query("INSERT INTO messages (id, created_at, title, text, format, source, replay_of, targets, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .run(msg.id, msg.createdAt, msg.title ?? null, msg.text, msg.format, msg.source, msg.replayOf ?? null, JSON.stringify(msg.targets), mentionsColumn(msg.at));
       const ins = this.db.query(
         `INSERT INTO deliveries (message_id, channel, type, target, status, parts, created_at, updated_at, owner, lease_until)
          VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`,
@@ -347,7 +349,8 @@ export class PushLog implements Recorder {
     const callback = this.db
       .query("SELECT status, attempts, due_at, http_status, error, updated_at FROM callbacks WHERE message_id = ?")
       .get(m.id) as CallbackRow | null;
-    return { message: { ...m, targets: JSON.parse(m.targets) }, deliveries, callback };
+    const { mentions, ...message } = m;
+    return { message: { ...message, targets: JSON.parse(m.targets) }, deliveries, callback, ...(mentions ? { at: JSON.parse(mentions) as string[] } : {}) };
   }
 
   /** Whether more than one message starts with this prefix (to explain a failed lookup). */
@@ -468,4 +471,9 @@ function* newestFirst<T extends { created_at: number; delivery_id: number }>(str
 function pct(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+/** MessageRecord.at as the messages.mentions column holds it. */
+export function mentionsColumn(at: readonly string[] | undefined): string | null {
+  return at?.length ? JSON.stringify(at) : null;
 }

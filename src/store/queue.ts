@@ -3,7 +3,7 @@ import { PpError } from "../core/errors.ts";
 import type { DeliveryEnd, Enqueue, EnqueueResult, Inbox, MessageQuery, MessageRecord, Recorder } from "../core/ports.ts";
 import { closeDb, openDb } from "./db.ts";
 import { storeError } from "./errors.ts";
-import { abandoned, PushLog } from "./pushlog.ts";
+import { abandoned, mentionsColumn, PushLog } from "./pushlog.ts";
 import { SqliteLimiter } from "./ratelimit.ts";
 import { SqliteTokens } from "./tokens.ts";
 import { jsonRow, messageJson, type MessageView, type RowView } from "./view.ts";
@@ -76,12 +76,6 @@ export class SqliteQueue implements Inbox {
   /** Transactions that committed enqueued messages (group commits are counted once). */
   commits = 0;
   private batch: { e: Enqueue; resolve: (r: EnqueueResult) => void; reject: (e: unknown) => void }[] = [];
-  /**
-   * Mentions of the messages with open deliveries (MessageRecord.at), by message id. The push log has no column
-   * for them, so they live in this process: a restart or a replay sends without them.
-   */
-  private readonly mentions = new Map<string, readonly string[]>();
-
   /** Made once: bun:sqlite builds four wrappers each time transaction() is called, and a commit may hold thousands. */
   private readonly group: { immediate: (f: () => void) => void };
   private readonly savepoint: (e: Enqueue, now: number, queued: number) => EnqueueResult;
@@ -173,7 +167,6 @@ export class SqliteQueue implements Inbox {
     }
     batch.forEach((b, i) => {
       const r = results[i]!;
-      if (r.ok && r.r.kind === "queued" && b.e.message.at?.length) this.mentions.set(r.r.id, b.e.message.at);
       if (r.ok) b.resolve(r.r);
       else b.reject(storeError(r.e, this.path, "queue the message"));
     });
@@ -201,8 +194,8 @@ export class SqliteQueue implements Inbox {
     });
     if (keep.length === 0 && e.deliveries.length > 0 && skipped.length > 0) return { kind: "nothing", skipped };
     this.db
-      .query("INSERT INTO messages (id, created_at, title, text, format, source, replay_of, targets, expires_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(m.id, m.createdAt, m.title ?? null, m.text, m.format, m.source, m.replayOf ?? null, JSON.stringify(m.targets), e.expiresAt ?? null, e.requestId ?? null);
+      .query("INSERT INTO messages (id, created_at, title, text, format, source, replay_of, targets, expires_at, request_id, mentions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(m.id, m.createdAt, m.title ?? null, m.text, m.format, m.source, m.replayOf ?? null, JSON.stringify(m.targets), e.expiresAt ?? null, e.requestId ?? null, mentionsColumn(m.at));
     const ins = this.db.query(
       `INSERT INTO deliveries (message_id, channel, type, target, status, parts, created_at, updated_at, due_at, skip_accepted)
        VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
@@ -370,7 +363,7 @@ export class SqliteQueue implements Inbox {
       const message: MessageRecord = {
         id: m.id, createdAt: m.created_at, text: m.text, format: m.format, source: m.source, targets: JSON.parse(m.targets),
         ...(m.title !== null ? { title: m.title } : {}), ...(m.replay_of !== null ? { replayOf: m.replay_of } : {}),
-        ...(this.mentions.has(m.id) ? { at: this.mentions.get(m.id) } : {}),
+        ...(m.mentions ? { at: JSON.parse(m.mentions) as string[] } : {}),
       };
       return { deliveryId: id, channel: d.channel, message, expiresAt: m.expires_at, accepted, tried: { parts: d.parts, byPart } };
     }).immediate();
@@ -440,7 +433,6 @@ export class SqliteQueue implements Inbox {
   private settle(messageId: string, now: number): void {
     const open = this.db.query(`SELECT 1 FROM deliveries WHERE message_id = ? AND status IN ${OPEN} LIMIT 1`).get(messageId);
     if (open) return;
-    this.mentions.delete(messageId);
     this.db.query("UPDATE callbacks SET status = 'queued', due_at = ?, updated_at = ? WHERE message_id = ? AND status = 'waiting'").run(now, now, messageId);
   }
 

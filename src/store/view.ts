@@ -26,6 +26,7 @@ export function messageJson(m: MessageDetail) {
   const cb = m.callback;
   return {
     ...m.message, created_at: iso(m.message.created_at), expires_at: isoOrNull(m.message.expires_at), request_id: m.message.request_id ?? null,
+    at: m.at ?? [],
     deliveries: m.deliveries.map((d) => ({
       ...jsonRow(d), target: d.target,
       attempts_log: d.attempts_log.map((a) => ({ ...a, started_at: iso(a.started_at) })),

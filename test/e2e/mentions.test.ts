@@ -157,14 +157,16 @@ describe("pp send --at", () => {
     expect(f.slack.requests).toHaveLength(0);
   });
 
-  test("pp replay sends again without the mentions: the push log does not keep them", async () => {
+  test("pp replay mentions again: the push log keeps the mentions, and pp log show --json lists them", async () => {
     const cwd = workspace();
     f.mattermost.fault({ kind: "status", status: 400, body: "no" }, 1);
     const first = await pp(["send", "--ch", "mattermost", "--at", "all", "x"], { cwd });
     expect(first.code).toBe(1);
-    const replay = await pp(["replay", first.stdout.trim()], { cwd });
+    const id = first.stdout.trim();
+    expect(JSON.parse((await pp(["log", "show", id, "--json"], { cwd })).stdout).at).toEqual(["all"]);
+    const replay = await pp(["replay", id], { cwd });
     expect(replay.code).toBe(0);
-    expect(pinged(f.mattermost)).toEqual([[]]);
+    expect(pinged(f.mattermost)).toEqual([["all"]]);
   });
 
   test("--dry-run shows the mention fields", async () => {

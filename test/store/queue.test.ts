@@ -101,6 +101,21 @@ describe("idempotency", () => {
     expect(await q.enqueue(req({ idempotency: idem("k", "f2") }))).toEqual({ kind: "repeat", id: (later as { id: string }).id });
   });
 
+  test("mentions are kept in the store: a daemon restarted with the message queued still mentions", async () => {
+    const { path, q, store } = open();
+    const e = req({ message: message({ at: ["all", "13800001111"] }) });
+    await q.enqueue(e);
+    store.close();
+    const again = openQueueStore(path);
+    try {
+      const [ref] = again.queue.queuedAfter(0);
+      expect(again.queue.take(ref!.id, Date.now() + 60_000)!.message.at).toEqual(["all", "13800001111"]);
+      expect(again.queue.message(e.message.id)!.at).toEqual(["all", "13800001111"]);
+    } finally {
+      again.close();
+    }
+  });
+
   test("keys are kept across a restart of the daemon", async () => {
     const { path, q, store } = open();
     const first = await q.enqueue(req({ idempotency: idem("k") }));

@@ -152,7 +152,7 @@ export async function replay(call: Call, params: Map<string, string>): Promise<R
     }
     targets = went.map((n) => cfg.channels.get(n)!);
   }
-  const draft = { text: m.text, title: m.title ?? undefined, format: m.format as Format, names: targets.map((t) => t.name) };
+  const draft = { text: m.text, title: m.title ?? undefined, format: m.format as Format, names: targets.map((t) => t.name), ...(m.at.length ? { at: m.at } : {}) };
   const r = await submit(call, caller, draft, { replayOf: root, claim: { force, uncertain }, targets });
   if (r.kind === "nothing") {
     const why = r.skipped.map((s) => `${s.channel}: ${s.reason}`).join("; ");
