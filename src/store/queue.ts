@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { PpError } from "../core/errors.ts";
 import type { DeliveryEnd, Enqueue, EnqueueResult, Inbox, MessageQuery, MessageRecord, Recorder } from "../core/ports.ts";
 import { closeDb, openDb } from "./db.ts";
-import { storeError } from "./errors.ts";
+import { BUSY_TIMEOUT_MS, storeError } from "./errors.ts";
 import { abandoned, mentionsColumn, PushLog } from "./pushlog.ts";
 import { SqliteLimiter } from "./ratelimit.ts";
 import { SqliteTokens } from "./tokens.ts";
@@ -62,6 +62,8 @@ export interface DueCallback { messageId: string; url: string; attempts: number 
 
 /** The deliveries a worker holds count as abandoned when their lease runs out without a heartbeat. */
 export const LEASE_MS = 120_000;
+/** How long GET /healthz waits for another process's write lock before it calls the store unwritable. */
+export const HEALTH_WAIT_MS = 250;
 
 /** Deliveries that have not ended. */
 const OPEN = "('queued', 'pending')";
@@ -301,6 +303,9 @@ export class SqliteQueue implements Inbox {
 
   /** Whether a write transaction can be started now (the store is not locked, read-only or gone). */
   writable(): boolean {
+    // The probe waits for another process's write lock only briefly: with the store's own busy timeout (10 s) a
+    // health check would hold up every request the daemon serves meanwhile.
+    this.db.run(`PRAGMA busy_timeout = ${HEALTH_WAIT_MS}`);
     try {
       this.db.run("BEGIN IMMEDIATE");
       this.db.run("ROLLBACK");
@@ -310,6 +315,8 @@ export class SqliteQueue implements Inbox {
         if (this.db.inTransaction) this.db.run("ROLLBACK");
       } catch {}
       return false;
+    } finally {
+      this.db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 
