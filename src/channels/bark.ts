@@ -46,6 +46,14 @@ const schema = v.pipe(
   }),
   v.forward(v.check((o) => o.key !== undefined || o.keys !== undefined, "is required (or keys, for several devices)"), ["key"]),
   v.forward(v.check((o) => o.key === undefined || o.keys === undefined, "set key or keys, not both"), ["keys"]),
+  // Bark's own documentation: batch push needs bark-server 2.1.9 or later, and the public api.day.app does not take it.
+  v.forward(
+    v.check(
+      (o) => (o.keys?.length ?? 0) < 2 || new URL(o.server).host !== new URL(DEFAULT_SERVER).host,
+      "several keys go in one batch request, which api.day.app does not accept; set server to your own bark-server (2.1.9 or later), or make one bark channel per key and put them in a group",
+    ),
+    ["keys"],
+  ),
 );
 export type BarkOptions = v.InferOutput<typeof schema>;
 

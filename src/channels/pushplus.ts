@@ -70,7 +70,11 @@ function template(format: Format, o: PushplusOptions): (typeof TEMPLATES)[number
 /** What the template shows: Markdown as written, HTML made from Markdown (or escaped text), or plain text. */
 function render(text: string, format: Format, o: PushplusOptions): string {
   const t = template(format, o);
-  if (t === "html") return format === "markdown" ? markdown().toPushover(text) : text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+  if (t === "html") {
+    const html = format === "markdown" ? markdown().toPushover(text) : text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+    // In HTML a line break is white space: without <br> every line of the message would run into the next.
+    return html.replaceAll("\n", "<br>\n");
+  }
   if (t === "txt" && format === "markdown") return markdown().toPlain(text);
   return text;
 }

@@ -39,6 +39,8 @@ const CODES: CodeTable = {
   rows: {
     [-1]: { kind: "retryable" },
     45009: { kind: "rate_limited", retryAfterMs: RATE_WINDOW_MS },
+    // "api concurrent out of limit": too many calls at once (several pp processes), gone a moment later.
+    45033: { kind: "retryable" },
     // Still refused after a fresh token: asked again after a pause, with yet another.
     40014: { kind: "retryable" },
     42001: { kind: "retryable" },

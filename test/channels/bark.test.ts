@@ -44,6 +44,15 @@ describe("bark payloads", () => {
     expect(problems(bark, { type: "bark", key: KEY, level: "loud" })[0]).toStartWith("level:");
     expect(problems(bark, { type: "bark", key: "a/b" })[0]).toStartWith("key:");
   });
+
+  test("config: several keys need a server of one's own, since api.day.app takes no batch; one key in a list is fine", () => {
+    expect(problems(bark, { type: "bark", keys: [KEY, KEY2] })).toEqual([
+      "keys: several keys go in one batch request, which api.day.app does not accept; set server to your own bark-server (2.1.9 or later), or make one bark channel per key and put them in a group",
+    ]);
+    expect(problems(bark, { type: "bark", keys: [KEY, KEY2], server: "https://api.day.app/" }).length).toBe(1);
+    expect(problems(bark, { type: "bark", keys: [KEY] })).toEqual([]);
+    expect(problems(bark, { type: "bark", keys: [KEY, KEY2], server: "https://bark.example.com" })).toEqual([]);
+  });
 });
 
 describe("bark limits", () => {
@@ -80,10 +89,10 @@ describe("bark answers", () => {
 
 describe("bark secrets", () => {
   test("the keys are secrets and never in the target", () => {
-    const o = opts(bark, { type: "bark", keys: [KEY, KEY2] });
+    const o = opts(bark, { type: "bark", keys: [KEY, KEY2], server: "https://bark.example.com" });
     expect(bark.secrets(o)).toEqual([KEY, KEY2]);
-    expect(bark.target(o)).toBe("https://api.day.app/push");
-    expect(bark.target(o, `https://api.day.app/${KEY}`)).not.toContain(KEY);
+    expect(bark.target(o)).toBe("https://bark.example.com/push");
+    expect(bark.target(o, `https://bark.example.com/${KEY}`)).not.toContain(KEY);
     expect(bark.rateKey(o)).not.toBe(bark.rateKey(base));
   });
 });
