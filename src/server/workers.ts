@@ -174,6 +174,8 @@ export class Workers {
 
   private beat(): void {
     const now = Date.now();
+    // A store that refused the last messages gets one small write, so that /healthz recovers on an idle daemon too.
+    this.o.queue.retryWrite();
     if (this.held.size) this.o.queue.renew(this.held, now + this.lease);
     // The queue's depth is kept in memory; now and then it is counted again, in case another process changed it.
     this.o.queue.recount();

@@ -77,6 +77,11 @@ const OPEN = "('queued', 'pending')";
 export class SqliteQueue implements Inbox {
   /** Transactions that committed enqueued messages (group commits are counted once). */
   commits = 0;
+  /**
+   * The last commit of messages failed for the store (full, locked, gone): /healthz says so until a write succeeds,
+   * because its own probe writes nothing and a full disk still lets it start a transaction.
+   */
+  private writeFailed = false;
   private batch: { e: Enqueue; resolve: (r: EnqueueResult) => void; reject: (e: unknown) => void }[] = [];
   /** Made once: bun:sqlite builds four wrappers each time transaction() is called, and a commit may hold thousands. */
   private readonly group: { immediate: (f: () => void) => void };
@@ -161,8 +166,10 @@ export class SqliteQueue implements Inbox {
         this.db.query("PRAGMA synchronous = NORMAL").run();
       }
       this.commits++;
+      this.writeFailed = false;
       if (this.open !== undefined) this.open += added;
     } catch (err) {
+      this.writeFailed = true;
       const e = storeError(err, this.path, "queue the message");
       for (const b of batch) b.reject(e);
       return;
@@ -303,6 +310,7 @@ export class SqliteQueue implements Inbox {
 
   /** Whether a write transaction can be started now (the store is not locked, read-only or gone). */
   writable(): boolean {
+    if (this.writeFailed) return false;
     // The probe waits for another process's write lock only briefly: with the store's own busy timeout (10 s) a
     // health check would hold up every request the daemon serves meanwhile.
     this.db.run(`PRAGMA busy_timeout = ${HEALTH_WAIT_MS}`);
@@ -318,6 +326,22 @@ export class SqliteQueue implements Inbox {
     } finally {
       this.db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+  }
+
+  /**
+   * After a failed commit of messages, one small real write (the schema version, rewritten as it is) to learn
+   * whether the store takes writes again; the workers' heartbeat calls it. True when the store is writable.
+   */
+  retryWrite(): boolean {
+    if (!this.writeFailed) return true;
+    try {
+      this.db.transaction(() => {
+        const v = (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+        this.db.run(`PRAGMA user_version = ${v}`);
+      }).immediate();
+      this.writeFailed = false;
+    } catch {}
+    return !this.writeFailed;
   }
 
   // ---- the worker side ----
