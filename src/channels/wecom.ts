@@ -28,6 +28,8 @@ const CODES: CodeTable = {
   rows: {
     [-1]: { kind: "retryable" },
     45009: { kind: "rate_limited", retryAfterMs: RATE_WINDOW_MS },
+    // "api concurrent out of limit": too many calls at once (several pp processes), gone a moment later.
+    45033: { kind: "retryable" },
     93000: { kind: "permanent", hint: "check the webhook key; the robot may have been removed from the group" },
     93004: { kind: "permanent", hint: "the robot is disabled" },
     93008: { kind: "permanent", hint: "the robot is not in the group" },

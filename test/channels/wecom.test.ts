@@ -83,6 +83,7 @@ describe("wecom classify", () => {
     [{ errcode: 0, errmsg: "ok" }, "ok", undefined],
     [{ errcode: -1, errmsg: "system busy" }, "retryable", undefined],
     [{ errcode: 45009, errmsg: "api freq out of limit" }, "rate_limited", 60_000],
+    [{ errcode: 45033, errmsg: "api concurrent out of limit" }, "retryable", undefined],
     [{ errcode: 93000, errmsg: "invalid webhook url, hint: [1653], from ip: 1.2.3.4" }, "permanent", undefined],
     [{ errcode: 93004, errmsg: "disabled" }, "permanent", undefined],
     [{ errcode: 93008, errmsg: "not in group" }, "permanent", undefined],
