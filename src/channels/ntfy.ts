@@ -83,7 +83,12 @@ function build(part: string, ctx: PartContext, o: NtfyOptions): HttpRequest {
 const HINTS: Readonly<Record<number, string>> = {
   40101: "check token, or user and password",
   40301: "this user or token may not publish to the topic",
+  42904: "the server's limit of topics is reached; ask its admin, or use another server",
+  42908: "the daily message quota is used up; it resets tomorrow, or use an account or a server of your own",
 };
+
+/** Limits that waiting a few seconds does not lift: the server's topic count, a visitor's daily message quota. */
+const LASTING = new Set([42904, 42908]);
 
 function classify(res: HttpResponse): Outcome {
   const json = parseJson(res.body) as { id?: unknown; code?: unknown; error?: unknown } | undefined;
@@ -93,7 +98,7 @@ function classify(res: HttpResponse): Outcome {
   const code = typeof json.code === "number" ? json.code : res.status;
   const hint = HINTS[code];
   const error = errorText(json.error);
-  const out: Outcome = { ...http, code, error: hint ? `${error} (${hint})` : error };
+  const out: Outcome = { ...http, ...(LASTING.has(code) ? { kind: "permanent", retryAfterMs: undefined } : {}), code, error: hint ? `${error} (${hint})` : error };
   // ntfy sends no Retry-After; its bucket gains one request every 5 s.
   if (out.kind === "rate_limited" && out.retryAfterMs === undefined && code === 42901) out.retryAfterMs = REFILL_MS;
   return out;

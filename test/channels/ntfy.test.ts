@@ -97,6 +97,11 @@ describe("ntfy answers", () => {
     expect(out.error).toContain(hint);
   });
 
+  test("the topic limit (42904) and the daily quota (42908) are not retried: waiting seconds does not lift them", () => {
+    expect(ntfy.classify(err(42904, "limit reached: the total number of topics on the server has been reached, please contact the admin"), open)).toMatchObject({ kind: "permanent", code: 42904 });
+    expect(ntfy.classify(err(42908, "limit reached: too many messages, please be nice"), open)).toMatchObject({ kind: "permanent", code: 42908 });
+  });
+
   test("42901 waits a bucket refill (5 s) unless Retry-After says otherwise", () => {
     expect(ntfy.classify(err(42901, "limit reached: too many requests"), open)).toMatchObject({ kind: "rate_limited", code: 42901, retryAfterMs: 5000 });
     expect(ntfy.classify(err(42901, "limit reached", { "Retry-After": "30" }), open)).toMatchObject({ retryAfterMs: 30_000 });
