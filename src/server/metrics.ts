@@ -23,10 +23,11 @@ export function createMetrics(): Metrics {
   const counts = new Map<Counter, Map<string, number>>(PER_CHANNEL.map(([k]) => [k, new Map()]));
   const waits = new Map<string, number>();
   // By route, then status: no key is built per request. Counted in order of first sight, as they are shown.
-  const requests = new Map<string, Map<number, { route: string; status: number; n: number }>>();
-  const seen: { route: string; status: number; n: number }[] = [];
-  /** `buckets[i]` counts the requests in bucket i alone; the text adds them up, as Prometheus wants. */
-  const latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  // Each also holds the latency histogram of its route and status: `buckets[i]` counts the requests in bucket i
+  // alone; the text adds them up, as Prometheus wants.
+  type Seen = { route: string; status: number; n: number; buckets: number[]; sum: number };
+  const requests = new Map<string, Map<number, Seen>>();
+  const seen: Seen[] = [];
   const add = (m: Map<string, number>, key: string, n = 1) => m.set(key, (m.get(key) ?? 0) + n);
   const bump = (k: Counter) => (channel: string) => add(counts.get(k)!, channel);
 
@@ -40,21 +41,18 @@ export function createMetrics(): Metrics {
     request(line) {
       let byStatus = requests.get(line.route);
       if (!byStatus) requests.set(line.route, (byStatus = new Map()));
-      const r = byStatus.get(line.status);
-      if (r) r.n++;
-      else {
-        const first = { route: line.route, status: line.status, n: 1 };
-        byStatus.set(line.status, first);
-        seen.push(first);
+      let h = byStatus.get(line.status);
+      if (!h) {
+        h = { route: line.route, status: line.status, n: 0, buckets: BUCKETS.map(() => 0), sum: 0 };
+        byStatus.set(line.status, h);
+        seen.push(h);
       }
-      let h = latency.get(line.route);
-      if (!h) latency.set(line.route, (h = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }));
+      h.n++;
       const s = Math.max(0, line.latencyMs) / 1000;
       let i = 0;
       while (i < BUCKETS.length && !(s <= BUCKETS[i]!)) i++;
       if (i < BUCKETS.length) h.buckets[i]!++;
       h.sum += s;
-      h.count++;
     },
     metricsText(depth) {
       const out: string[] = [];
@@ -69,14 +67,14 @@ export function createMetrics(): Metrics {
       out.push(`pp_queue_depth ${depth}`);
       family("pp_http_requests_total", "counter", "HTTP requests, by route template and status.");
       for (const r of seen) out.push(`pp_http_requests_total{route="${label(r.route)}",status="${r.status}"} ${r.n}`);
-      family("pp_http_request_duration_seconds", "histogram", "HTTP request latency, by route template.");
-      for (const [route, h] of latency) {
-        const l = label(route);
+      family("pp_http_request_duration_seconds", "histogram", "HTTP request latency, by route template and status.");
+      for (const h of seen) {
+        const l = `route="${label(h.route)}",status="${h.status}"`;
         let below = 0;
-        BUCKETS.forEach((b, i) => out.push(`pp_http_request_duration_seconds_bucket{route="${l}",le="${b}"} ${(below += h.buckets[i]!)}`));
-        out.push(`pp_http_request_duration_seconds_bucket{route="${l}",le="+Inf"} ${h.count}`);
-        out.push(`pp_http_request_duration_seconds_sum{route="${l}"} ${h.sum}`);
-        out.push(`pp_http_request_duration_seconds_count{route="${l}"} ${h.count}`);
+        BUCKETS.forEach((b, i) => out.push(`pp_http_request_duration_seconds_bucket{${l},le="${b}"} ${(below += h.buckets[i]!)}`));
+        out.push(`pp_http_request_duration_seconds_bucket{${l},le="+Inf"} ${h.n}`);
+        out.push(`pp_http_request_duration_seconds_sum{${l}} ${h.sum}`);
+        out.push(`pp_http_request_duration_seconds_count{${l}} ${h.n}`);
       }
       return `${out.join("\n")}\n`;
     },

@@ -475,8 +475,9 @@ describe("healthz, metrics, paths", () => {
     for (const line of [
       'pp_messages_accepted_total{channel="team"} 1', 'pp_deliveries_delivered_total{channel="ops"} 1', "pp_queue_depth 2",
       'pp_rate_limit_wait_seconds_total{channel="ops"} 1.5', 'pp_http_requests_total{route="/api/text",status="200"} 1',
-      'pp_http_requests_total{route="/:path",status="404"} 1', 'pp_http_request_duration_seconds_count{route="/api/text"} 1',
-      'pp_http_request_duration_seconds_bucket{route="/api/text",le="+Inf"} 1',
+      'pp_http_requests_total{route="/:path",status="404"} 1', 'pp_http_request_duration_seconds_count{route="/api/text",status="200"} 1',
+      'pp_http_request_duration_seconds_bucket{route="/api/text",status="200",le="+Inf"} 1',
+      'pp_http_request_duration_seconds_count{route="/:path",status="404"} 1',
     ]) expect(r.text).toContain(line);
     const locked = h({ metricsAuth: true });
     expect((await locked.call("/metrics")).status).toBe(401);

@@ -116,7 +116,7 @@ describe("one id per request", () => {
 });
 
 describe("metrics and log lines without per-request keys", () => {
-  test("the latency histogram's buckets are cumulative and requests are listed in order of first sight", () => {
+  test("the latency histogram, by route template and status, has cumulative buckets; requests are listed in order of first sight", () => {
     const m = createMetrics();
     const line = (route: string, status: number, latencyMs: number) => m.request({ method: "GET", route, status, latencyMs, requestId: "r" });
     line("/b", 200, 0.5);
@@ -125,11 +125,13 @@ describe("metrics and log lines without per-request keys", () => {
     line("/b", 500, 2000);
     line("/b", 200, 60_000);
     const text = m.metricsText(0);
-    const bucket = (le: string) => new RegExp(`^pp_http_request_duration_seconds_bucket\\{route="/b",le="${le.replace(/[.+]/g, "\\$&")}"\\} (\\d+)$`, "m").exec(text)?.[1];
-    expect(["0.001", "0.0025", "0.005", "0.01", "0.025", "2.5", "10", "+Inf"].map(bucket)).toEqual(["1", "1", "1", "1", "2", "3", "3", "4"]);
-    expect(text).toContain('pp_http_request_duration_seconds_count{route="/b"} 4');
-    expect(text).toContain('pp_http_request_duration_seconds_bucket{route="/a",le="0.0025"} 0');
-    expect(text).toContain('pp_http_request_duration_seconds_bucket{route="/a",le="0.005"} 1');
+    const bucket = (le: string) => new RegExp(`^pp_http_request_duration_seconds_bucket\\{route="/b",status="200",le="${le.replace(/[.+]/g, "\\$&")}"\\} (\\d+)$`, "m").exec(text)?.[1];
+    expect(["0.001", "0.0025", "0.005", "0.01", "0.025", "2.5", "10", "+Inf"].map(bucket)).toEqual(["1", "1", "1", "1", "2", "2", "2", "3"]);
+    expect(text).toContain('pp_http_request_duration_seconds_count{route="/b",status="200"} 3');
+    expect(text).toContain('pp_http_request_duration_seconds_count{route="/b",status="500"} 1');
+    expect(text).toContain('pp_http_request_duration_seconds_bucket{route="/b",status="500",le="2.5"} 1');
+    expect(text).toContain('pp_http_request_duration_seconds_bucket{route="/a",status="404",le="0.0025"} 0');
+    expect(text).toContain('pp_http_request_duration_seconds_bucket{route="/a",status="404",le="0.005"} 1');
     expect(text.split("\n").filter((l) => l.startsWith("pp_http_requests_total{"))).toEqual([
       'pp_http_requests_total{route="/b",status="200"} 3',
       'pp_http_requests_total{route="/a",status="404"} 1',
