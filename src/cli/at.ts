@@ -1,6 +1,5 @@
 import type { ArgsDef } from "citty";
 import { PpError } from "../core/errors.ts";
-import { parseAt } from "../core/mentions.ts";
 
 export const atArg = {
   at: {
@@ -24,7 +23,9 @@ export function atFrom(argv: string[]): string[] {
     if (value.split(",").every((s) => s.trim() === "")) throw new PpError("usage", `--at ${JSON.stringify(value)} names no one; give a phone number, a user id or "all"`);
     values.push(value);
   }
-  if (values.length > 0) return parseAt(values);
+  // The mentions' code loads only when someone is mentioned (a literal path, which the compiled binary bundles).
+  const parseAt = () => (require("../core/mentions.ts") as typeof import("../core/mentions.ts")).parseAt;
+  if (values.length > 0) return parseAt()(values);
   const env = process.env.PP_AT;
-  return env ? parseAt([env], "PP_AT") : [];
+  return env ? parseAt()([env], "PP_AT") : [];
 }

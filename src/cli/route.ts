@@ -5,11 +5,10 @@
 import type { ArgsDef } from "citty";
 import type { Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
-import { channelInput, INPUT_FORMATS, isInputFormat, jsonProblem, jsonToList, type InputFormat } from "../core/format.ts";
+import type { InputFormat } from "../core/format.ts";
 import { secretsOf } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import type { Config } from "../config/load.ts";
-import { quickTargets } from "../config/quick.ts";
 import { distinctTargets, tagAlternatives, taggedChannels } from "../config/targets.ts";
 import { repeated } from "./args.ts";
 
@@ -98,13 +97,17 @@ export function selectTargets(cfg: Config, sel: Selection, type: string | undefi
   }
   if (type !== undefined && sel.to.length === 0) throw new PpError("usage", "--type gives the type of --to URLs; pass --to URL with it");
   const configured = names.length ? distinctTargets(cfg, names, note) : [];
-  const quick = quickTargets(sel.to, type, cfg.defaults, sel.toWhere);
+  // --type without a URL was refused above: no URL, nothing for the URL parser (loaded only for URLs) to do.
+  const quick = sel.to.length ? (require("../config/quick.ts") as typeof import("../config/quick.ts")).quickTargets(sel.to, type, cfg.defaults, sel.toWhere) : { targets: [], secrets: [] };
   return { targets: [...configured, ...quick.targets], secrets: [...secretsOf(cfg.channels.values()), ...quick.secrets] };
 }
 
 /** --format, else PP_FORMAT, else text. */
 export function formatFrom(flag: string | undefined): InputFormat {
   const f = flag ?? process.env.PP_FORMAT ?? "text";
+  // The channels' own formats need no conversion, and so none of the converters' code.
+  if (f === "text" || f === "markdown") return f;
+  const { INPUT_FORMATS, isInputFormat } = formatModule();
   if (!isInputFormat(f)) throw new PpError("usage", `PP_FORMAT="${f}": expected ${INPUT_FORMATS.join(", ")}`);
   return f;
 }
@@ -114,6 +117,8 @@ export function formatFrom(flag: string | undefined): InputFormat {
  * HTML with nothing to show, is refused before anything is recorded or sent.
  */
 export function checkInput(text: string, format: InputFormat): { text: string; format: Format } {
+  if (format === "text" || format === "markdown") return { text, format };
+  const { channelInput, jsonProblem, jsonToList } = formatModule();
   if (format === "json" && jsonToList(text) === undefined) {
     throw new PpError("usage", `--format json: the message is not JSON: ${jsonProblem(text) ?? "it does not parse"}; send it with --format text instead`);
   }
@@ -123,3 +128,6 @@ export function checkInput(text: string, format: InputFormat): { text: string; f
   }
   return input;
 }
+
+/** HTML and JSON's converters, loaded for such messages only (a literal path, which the compiled binary bundles). */
+const formatModule = () => require("../core/format.ts") as typeof import("../core/format.ts");

@@ -1,10 +1,9 @@
-import { defineCommand } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
 import { MAX_DURATION_MS } from "../channels/_common.ts";
 import { dispatch, fmtMs, partContext, plan, shownRequest, type DispatchEvent, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
-import { sendAlerts, type AlertOutcome } from "../core/fallback.ts";
+import type { AlertOutcome } from "../core/fallback.ts";
 import { newId } from "../core/id.ts";
-import { mentionNotes, mentionsOf } from "../core/mentions.ts";
 import { redactor } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { loadConfig, type Config } from "../config/load.ts";
@@ -14,6 +13,9 @@ import { checkInput, flagValues, formatFrom, isQuickName, needsConfig, selection
 import { storeError } from "../store/errors.ts";
 import { alertLines, alertsJson, deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, cleanLine, err, EXIT_STDOUT, out, outAsync } from "./out.ts";
+
+// citty's defineCommand only returns its argument: importing it would load citty, and node:util with it, on every send.
+const defineCommand = <T extends ArgsDef>(def: CommandDef<T>): CommandDef<T> => def;
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
 const MAX_TEXT_BYTES = 1024 * 1024;
@@ -52,7 +54,7 @@ export default defineCommand({
     const input = checkInput(text, format);
     const title = args.title?.trim() || undefined;
     const createdAt = Date.now();
-    if (!args.quiet) for (const line of mentionNotes(targets, mentionsOf(at), input.format)) err(c.dim(line));
+    if (!args.quiet && at.length) for (const line of mentions().mentionNotes(targets, mentions().mentionsOf(at), input.format)) err(c.dim(line));
 
     if (args["dry-run"]) {
       printDryRun(targets, title, input.text, input.format, createdAt, !!args.json, secrets, at);
@@ -77,8 +79,9 @@ export default defineCommand({
           interrupt: stop.interrupt, storeWaitMs: storeWait,
         },
       );
-      // Never throws: an alert that cannot be recorded is reported with the others.
-      alerts = await sendAlerts(cfg, { id: result.id, title, text }, result, {
+      // Never throws: an alert that cannot be recorded is reported with the others. Only a failed delivery with a
+      // fallback configured has any: other sends never load the fallback code.
+      alerts = !hasFallback(cfg) || !result.deliveries.some((d) => d.status === "failed") ? [] : await fallback().sendAlerts(cfg, { id: result.id, title, text }, result, {
         recorder: stop.recorder, limiter: store.limiter, tokens: store.tokens, deadlineMs: deadline, secrets,
         interrupt: stop.interrupt, storeWaitMs: storeWait, onEvent: waitReporter(!!args.quiet), isAlert: false,
       });
@@ -116,6 +119,11 @@ async function sendThrough(address: string, args: Record<string, unknown>, rawAr
 }
 
 const DEFAULT_HANDOFF_MS = 120_000;
+
+// Literal paths: the compiled binary bundles only modules named in full. Each loads when a message needs it.
+const fallback = () => require("../core/fallback.ts") as typeof import("../core/fallback.ts");
+const mentions = () => require("../core/mentions.ts") as typeof import("../core/mentions.ts");
+const hasFallback = (cfg: Config) => cfg.fallback.defaults.length > 0 || cfg.fallback.channels.size > 0;
 
 /**
  * --ch, else $PP_CHANNELS, else defaults.channels -> the channels to send to, each destination once.
@@ -236,12 +244,12 @@ function stdinIsTerminal(): boolean {
 }
 
 function printDryRun(targets: Target[], title: string | undefined, text: string, format: Format, now: number, json: boolean, secrets: readonly string[], at: string[] = []): void {
-  const mentions = mentionsOf(at);
+  const mentioned = at.length ? mentions().mentionsOf(at) : undefined;
   const all = targets.map((t) => {
-    const p = plan(t, title, text, format, now, mentions);
+    const p = plan(t, title, text, format, now, mentioned);
     const redact = redactor([...t.def.secrets(t.opts), ...secrets]);
     const requests = p.parts.map((part, i) =>
-      shownRequest(t, t.def.build(part, partContext(p.titles[i], format, i, p.parts.length, now, mentions), t.opts), redact),
+      shownRequest(t, t.def.build(part, partContext(p.titles[i], format, i, p.parts.length, now, mentioned), t.opts), redact),
     );
     return { channel: t.name, type: t.def.type, target: t.def.target(t.opts), error: p.error ?? null, requests };
   });

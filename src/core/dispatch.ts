@@ -1,13 +1,15 @@
-import { credential, memoryTokens, type Credential } from "./auth.ts";
-import { channelInput } from "./format.ts";
+import type { Credential } from "./auth.ts";
 import { exchange, type Exchange } from "./http.ts";
 import { settle, type Settled } from "./wait.ts";
 import type { Limiter, MessageRecord, RateLimit, Recorder, TokenCache } from "./ports.ts";
 import { clip, ERROR_MAX, redactor, RESPONSE_MAX } from "./redact.ts";
 import { chars, jsonBytes, split, utf8Bytes } from "./split.ts";
-import { mentionsOf } from "./mentions.ts";
 import { describeRoute, route } from "./proxy.ts";
 import type { ChannelDef, Format, HttpRequest, Mentions, Outcome, PartContext } from "./types.ts";
+
+// What only some messages need loads when one does (literal paths, which the compiled binary bundles): access
+// tokens for channels with `auth`, the mentions for --at, the converters for HTML and JSON.
+const auth = () => require("./auth.ts") as typeof import("./auth.ts");
 
 /** A configured channel, ready to send: its definition, options and effective limits. */
 export interface Target {
@@ -344,7 +346,7 @@ async function deliver(
   const write = <T>(w: () => T) => persist(w, run, clock, sleep);
   const random = o.random ?? Math.random;
   const secrets = [...t.def.secrets(t.opts), ...(o.secrets ?? [])];
-  const tokens = t.def.auth ? (o.tokens ?? memoryTokens()) : undefined;
+  const tokens = t.def.auth ? (o.tokens ?? auth().memoryTokens()) : undefined;
   let redact = redactor(secrets);
   const key = t.def.rateKey(t.opts);
   let attempts = 0;
@@ -353,9 +355,9 @@ async function deliver(
   // Each channel renders in a turn of its own, after the requests other channels have ready went out: rendering
   // a long message for one channel never holds back another's request.
   await nextTurn();
-  const at = mentionsOf(msg.at);
+  const at = msg.at?.length ? (require("./mentions.ts") as typeof import("./mentions.ts")).mentionsOf(msg.at) : undefined;
   // HTML and JSON become Markdown or text here, once per message, whichever way it came (send, replay, queue).
-  const input = channelInput(msg);
+  const input = msg.format === "text" || msg.format === "markdown" ? { text: msg.text, format: msg.format } : (require("./format.ts") as typeof import("./format.ts")).channelInput(msg);
   const p = plan(t, msg.title, input.text, input.format, msg.createdAt, at);
   const n = p.parts.length;
   const finish = async (status: "delivered" | "failed" | "uncertain" | "expired", error: string | null): Promise<DeliveryResult> => {
@@ -422,7 +424,7 @@ async function deliver(
       const now = clock();
       // A channel whose requests carry an access token gets it first, before the attempt is recorded: a process
       // killed meanwhile has sent nothing. A token is a secret like the channel's own.
-      const cred = t.def.auth ? await credential(t.def, t.opts, tokens, { now, timeoutMs: Math.min(t.timeoutMs, Math.max(1, o.deadline - now)), signal }) : undefined;
+      const cred = t.def.auth ? await auth().credential(t.def, t.opts, tokens, { now, timeoutMs: Math.min(t.timeoutMs, Math.max(1, o.deadline - now)), signal }) : undefined;
       if (cred) {
         // Stopped while the token was on its way: the message itself has not gone out.
         const back = interrupted();
@@ -523,7 +525,7 @@ async function perform(
   const first = await send(req);
   let latencyMs = (cred?.latencyMs ?? 0) + first.res.latencyMs;
   if (!cred || !t.def.auth!.invalid(first.outcome)) return { ...first, latencyMs };
-  const fresh = await credential(t.def, t.opts, tokens, { now: clock(), timeoutMs: Math.min(t.timeoutMs, Math.max(1, deadline - clock())), signal, stale: cred.token });
+  const fresh = await auth().credential(t.def, t.opts, tokens, { now: clock(), timeoutMs: Math.min(t.timeoutMs, Math.max(1, deadline - clock())), signal, stale: cred.token });
   latencyMs += fresh.latencyMs;
   if (!fresh.ok) return { res: fresh.res, outcome: fresh.outcome, latencyMs };
   const again = await send(withToken(fresh.token));

@@ -117,3 +117,31 @@ describe("pp log", () => {
     expect(r.loaded.filter((m) => m === "src/core/dispatch.ts" || m === "src/core/fallback.ts" || m.startsWith("src/channels/") && !m.endsWith("_common.ts") && !m.endsWith("index.ts"))).toEqual([]);
   });
 });
+
+describe("pp send, a plain message to a webhook", () => {
+  // Each feature's module loads only when the message or the config asks for it: a failed delivery with a
+  // fallback, a --to URL, HTML or JSON input, --at, a channel with an access token.
+  const FEATURES = ["src/core/fallback.ts", "src/config/quick.ts", "src/core/format.ts", "src/core/auth.ts", "src/store/tokens.ts"];
+
+  for (const type of ["webhook", "wecom"] as const) {
+    test(`${type}: loads none of the optional send features`, async () => {
+      let hits = 0;
+      const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, Response.json({ errcode: 0, errmsg: "ok" })) });
+      try {
+        const dir = tempDir();
+        const file = join(dir, "pp.toml");
+        const where = type === "webhook" ? `url = ${q(`http://127.0.0.1:${server.port}/hook`)}` : `webhook = ${q(`http://127.0.0.1:${server.port}/cgi-bin/webhook/send?key=k`)}`;
+        writeFileSync(file, `[log]\npath = ${q(join(dir, "pp.db"))}\n[channels.w]\ntype = "${type}"\n${where}\n`);
+        const r = await run(["send", "--config", file, "--ch", "w", "disk full"]);
+        expect({ code: r.code, hits }).toEqual({ code: 0, hits: 1 });
+        expect(r.loaded).toContain(`src/channels/${type}.ts`);
+        // WeCom's own module uses the mentions' helpers; a webhook has no need of them.
+        const unwanted = type === "webhook" ? [...FEATURES, "src/core/mentions.ts"] : FEATURES;
+        // citty's module loads node:util, a few milliseconds of every send; pp parses a send's arguments itself.
+        expect(r.loaded.filter((m) => unwanted.includes(m) || m.includes("citty"))).toEqual([]);
+      } finally {
+        server.stop(true);
+      }
+    });
+  }
+});
