@@ -96,7 +96,8 @@ export function checkWith<T>(problem: (input: T) => string | undefined) {
   });
 }
 
-function thrownMessage(fn: () => unknown): string | undefined {
+/** The message `fn` throws, or undefined when it does not: a parser used as a check. */
+export function thrownMessage(fn: () => unknown): string | undefined {
   try {
     fn();
     return undefined;
@@ -114,7 +115,8 @@ export function isHttpUrl(s: string): boolean {
 /** Any http(s) URL; the message never repeats the value, which holds a token. */
 export const httpUrl = v.pipe(v.string(), v.check(isHttpUrl, "must be an http(s) URL"));
 
-const rateString = v.pipe(
+/** A rate such as "20/min", checked by the parser that reads it. */
+export const rateString = v.pipe(
   v.string(),
   checkWith((s: string) => thrownMessage(() => parseRate(s))),
 );

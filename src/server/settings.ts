@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { checkWith, durationProblem, parseDuration, parseRate } from "../channels/_common.ts";
+import { checkWith, durationProblem, parseDuration, parseRate, rateString, thrownMessage } from "../channels/_common.ts";
 import type { Config } from "../config/load.ts";
 import { PpError } from "../core/errors.ts";
 import type { ServeSettings } from "./context.ts";
@@ -115,24 +115,8 @@ export function parseSize(s: string | number): number {
 
 /** Like durationProblem, but 0 is allowed: a grace of "0s" stops at once. */
 function graceProblem(s: string): string | undefined {
-  if (/^\s*0+(?:\.0+)?\s*[a-z]*\s*$/i.test(s)) {
-    try {
-      parseDuration(s);
-      return undefined;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  }
+  if (/^\s*0+(?:\.0+)?\s*[a-z]*\s*$/i.test(s)) return thrownMessage(() => parseDuration(s));
   return durationProblem(s);
-}
-
-function thrown(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
 }
 
 /** Tokens go in HTTP headers and URLs: whitespace or control characters could never be sent back. */
@@ -149,13 +133,13 @@ const token = v.pipe(v.string(), checkWith(tokenProblem));
 
 /** The [serve] section as written; snake_case keys, fixed by the peers' documentation. */
 export const ServeSchema = v.strictObject({
-  listen: v.optional(v.pipe(v.string(), checkWith((s: string) => thrown(() => parseListen(s))))),
+  listen: v.optional(v.pipe(v.string(), checkWith((s: string) => thrownMessage(() => parseListen(s))))),
   token: v.optional(token),
   tokens: v.optional(v.pipe(v.array(token), v.minLength(1, "is empty; list at least one token, or remove it and set allow_anonymous = true for a loopback or unix listener"))),
   channels: v.optional(v.union([v.string(), v.array(v.string())], "must be a name or a list of names")),
   idempotency_window: v.optional(duration),
-  max_body: v.optional(v.pipe(v.union([v.string(), v.number()], 'must be a size such as "1MiB" or a number of bytes'), checkWith((s: string | number) => thrown(() => parseSize(s))))),
-  rate: v.optional(v.pipe(v.string(), checkWith((s: string) => thrown(() => parseRate(s))))),
+  max_body: v.optional(v.pipe(v.union([v.string(), v.number()], 'must be a size such as "1MiB" or a number of bytes'), checkWith((s: string | number) => thrownMessage(() => parseSize(s))))),
+  rate: v.optional(rateString),
   queue_max: v.optional(whole(1, 100_000_000)),
   workers: v.optional(whole(1, 1024)),
   allow_anonymous: v.optional(v.boolean()),
