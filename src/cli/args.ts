@@ -38,10 +38,13 @@ export function checkFlags(argv: string[], defs: ArgsDef): void {
   }
 }
 
-/** Every value of a repeatable string flag (`--ch a --ch b,c` -> [a, b, c]); citty keeps only the last one. */
-export function repeated(argv: string[], names: string[]): string[] {
-  const out: string[] = [];
-  const spellings = new Set(names.flatMap((n) => (n.length === 1 ? [`-${n}`] : [`--${n}`])));
+/**
+ * Each time one of the flags `names` (`ch`, `c`...) is given, as `--flag value` or `--flag=value`, with the
+ * spelling used; up to `--`. citty keeps only the last value of a flag.
+ */
+export function occurrences(argv: readonly string[], names: readonly string[]): { flag: string; value: string }[] {
+  const out: { flag: string; value: string }[] = [];
+  const spellings = new Set(names.map((n) => (n.length === 1 ? `-${n}` : `--${n}`)));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") break;
@@ -49,7 +52,15 @@ export function repeated(argv: string[], names: string[]): string[] {
     const flag = eq === -1 ? a : a.slice(0, eq);
     if (!spellings.has(flag)) continue;
     const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
-    if (value === undefined) continue;
+    if (value !== undefined) out.push({ flag, value });
+  }
+  return out;
+}
+
+/** Every value of a repeatable string flag (`--ch a --ch b,c` -> [a, b, c]); citty keeps only the last one. */
+export function repeated(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (const { flag, value } of occurrences(argv, names)) {
     const names = value.split(",").map((s) => s.trim()).filter(Boolean);
     // `--ch "$UNSET"` must not fall back to the default channels: an empty value is a mistake, not a choice.
     if (names.length === 0) throw new PpError("usage", `${flag} ${JSON.stringify(value)} names no channel; give a channel or group name (pp channels lists them)`);

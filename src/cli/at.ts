@@ -1,5 +1,6 @@
 import type { ArgsDef } from "citty";
 import { PpError } from "../core/errors.ts";
+import { occurrences } from "./args.ts";
 
 export const atArg = {
   at: {
@@ -14,15 +15,10 @@ export const atArg = {
  * (`--at "$UNSET"`), an empty PP_AT counts as unset.
  */
 export function atFrom(argv: string[]): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") break;
-    const value = a === "--at" ? argv[++i] : a.startsWith("--at=") ? a.slice(5) : undefined;
-    if (value === undefined) continue;
+  const values = occurrences(argv, ["at"]).map(({ value }) => {
     if (value.split(",").every((s) => s.trim() === "")) throw new PpError("usage", `--at ${JSON.stringify(value)} names no one; give a phone number, a user id or "all"`);
-    values.push(value);
-  }
+    return value;
+  });
   // The mentions' code loads only when someone is mentioned (a literal path, which the compiled binary bundles).
   const parseAt = () => (require("../core/mentions.ts") as typeof import("../core/mentions.ts")).parseAt;
   if (values.length > 0) return parseAt()(values);

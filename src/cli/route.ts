@@ -10,7 +10,7 @@ import { secretsOf } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import type { Config } from "../config/load.ts";
 import { distinctTargets, tagAlternatives, taggedChannels } from "../config/targets.ts";
-import { repeated } from "./args.ts";
+import { occurrences, repeated } from "./args.ts";
 
 export const tagArg = {
   tag: { type: "string", description: "Channels with this tag; repeat for channels with any of them, or give tags as a,b for channels with all ($PP_TAGS)", valueHint: "tags" },
@@ -23,21 +23,11 @@ export const toArgs = {
 
 /** Every value a flag was given, as written: citty keeps only the last, and a URL or an AND of tags holds commas. */
 export function flagValues(argv: readonly string[], names: readonly string[], what: string): string[] {
-  const out: string[] = [];
-  const spellings = new Set(names.map((n) => (n.length === 1 ? `-${n}` : `--${n}`)));
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") break;
-    const eq = a.indexOf("=");
-    const flag = eq === -1 ? a : a.slice(0, eq);
-    if (!spellings.has(flag)) continue;
-    const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
-    if (value === undefined) continue;
+  return occurrences(argv, names).map(({ flag, value }) => {
     // `--to "$UNSET"` must not fall back to the default channels.
     if (value.trim() === "" || value.split(",").every((s) => s.trim() === "")) throw new PpError("usage", `${flag} ${JSON.stringify(value)} names no ${what}`);
-    out.push(value);
-  }
-  return out;
+    return value;
+  });
 }
 
 export interface Selection {

@@ -7,9 +7,9 @@ import { newId } from "../core/id.ts";
 import { redactor } from "../core/redact.ts";
 import type { Format } from "../core/types.ts";
 import { loadConfig, type Config } from "../config/load.ts";
-import { chArg, configArg, jsonArg, repeated, serverAddress, serverArg } from "./args.ts";
+import { chArg, configArg, jsonArg, serverAddress, serverArg } from "./args.ts";
 import { atArg, atFrom } from "./at.ts";
-import { checkInput, flagValues, formatFrom, isQuickName, needsConfig, selection, selectTargets, sendSelection, tagArg, toArgs } from "./route.ts";
+import { checkInput, formatFrom, isQuickName, needsConfig, selection, selectTargets, sendSelection, tagArg, toArgs } from "./route.ts";
 import { storeError } from "../store/errors.ts";
 import { alertLines, alertsJson, deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, cleanLine, err, EXIT_STDOUT, out, outAsync } from "./out.ts";
@@ -100,7 +100,7 @@ export default defineCommand({
 async function sendThrough(address: string, args: Record<string, unknown>, rawArgs: string[]): Promise<void> {
   const client = await import("./client.ts");
   const server = client.serverOf(address, args.token as string | undefined);
-  const sel = selection({ ch: repeated(rawArgs, ["ch", "c"]), tags: flagValues(rawArgs, ["tag"], "tag"), to: flagValues(rawArgs, ["to"], "URL") });
+  const sel = sendSelection(rawArgs);
   if (sel.to.length || args.type !== undefined) {
     throw new PpError("usage", `${sel.toWhere} sends from this machine, not through a daemon; leave out --server (and PP_SERVER) to send to a URL`);
   }
