@@ -1,3 +1,4 @@
+import { afterAll, expect } from "bun:test";
 import { join } from "node:path";
 import { parseConfig, type Config } from "../../src/config/load.ts";
 import { createApp, type AppOptions } from "../../src/server/app.ts";
@@ -97,3 +98,23 @@ export const formBody = (x: string, headers: Record<string, string> = {}): Reque
   method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", ...bearer(), ...headers }, body: x,
 });
 export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * A `harness` maker for one test file: after the file's tests each harness is closed, once checked that nothing
+ * it answered, headers included, and no log line held a token or a channel secret. Call it at the top level.
+ */
+export function checkedHarnesses(): typeof harness {
+  const all: ReturnType<typeof harness>[] = [];
+  afterAll(() => {
+    for (const x of all) {
+      const everything = [...x.seen, JSON.stringify(x.lines)].join("\n");
+      for (const s of SECRETS) expect(everything).not.toContain(s);
+      x.close();
+    }
+  });
+  return (...a) => {
+    const x = harness(...a);
+    all.push(x);
+    return x;
+  };
+}

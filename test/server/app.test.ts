@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import { formFields } from "../../src/server/body.ts";
@@ -7,23 +7,10 @@ import { channelInput, htmlToMarkdown } from "../../src/core/format.ts";
 import { login, SESSION_COOKIE } from "../../src/server/session.ts";
 import { newId } from "../../src/core/id.ts";
 import { jsonRow } from "../../src/store/view.ts";
-import { bearer, CONFIG, formBody, harness, jsonBody, SECRETS, TOKEN, TOKEN2, ULID } from "./_api.ts";
+import { bearer, checkedHarnesses, CONFIG, formBody, harness, jsonBody, TOKEN, TOKEN2, ULID } from "./_api.ts";
 
-const all: ReturnType<typeof harness>[] = [];
-function h(...a: Parameters<typeof harness>) {
-  const x = harness(...a);
-  all.push(x);
-  return x;
-}
-
-afterAll(() => {
-  // Nothing any test received, headers included, nor any log line, holds a token or a channel secret.
-  for (const x of all) {
-    const everything = [...x.seen, JSON.stringify(x.lines)].join("\n");
-    for (const s of SECRETS) expect(everything).not.toContain(s);
-    x.close();
-  }
-});
+// Nothing any test received, headers included, nor any log line, holds a token or a channel secret.
+const h = checkedHarnesses();
 
 describe("POST /api/text", () => {
   test("JSON: the message is committed, queued per channel, and its id answered", async () => {

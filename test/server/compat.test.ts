@@ -1,20 +1,9 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { bearer, harness, SECRETS, TOKEN, ULID } from "./_api.ts";
+import { describe, expect, test } from "bun:test";
+import { bearer, checkedHarnesses, TOKEN, ULID } from "./_api.ts";
 import { channelInput } from "../../src/core/format.ts";
 
-const all: ReturnType<typeof harness>[] = [];
-function h(...a: Parameters<typeof harness>) {
-  const x = harness(...a);
-  all.push(x);
-  return x;
-}
-afterAll(() => {
-  for (const x of all) {
-    const everything = [...x.seen, JSON.stringify(x.lines)].join("\n");
-    for (const s of SECRETS) expect(everything).not.toContain(s);
-    x.close();
-  }
-});
+// Nothing any test received, headers included, nor any log line, holds a token or a channel secret.
+const h = checkedHarnesses();
 
 /** The one answer shape MsgFlow and pushplus clients both read. */
 function accepted(r: { status: number; body: any }): string {
