@@ -1,10 +1,10 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./run.ts";
 import type { Config } from "../config/load.ts";
 import { PpError } from "../core/errors.ts";
 import type { Block } from "../core/ports.ts";
 import { fmtWait } from "../core/wait.ts";
 import { configArg, jsonArg } from "./args.ts";
-import { clean, err, localTime, out, outAsync, outputWidth, table } from "./out.ts";
+import { clean, err, localTime, out, outputWidth, table } from "./out.ts";
 
 /** node:fs only for the listing (--names, which completion runs on every <TAB>, does without it). */
 const existsSync = (path: string) => (require("node:fs") as typeof import("node:fs")).existsSync(path);
@@ -19,19 +19,8 @@ export default defineCommand({
     ...configArg,
   },
   async run({ args }) {
-    if (args.names) {
-      // Completion calls this on every <TAB>: a broken or missing config prints nothing rather than an error.
-      // A plain config is read without the TOML parser and validation (names.ts), most of this command's time.
-      try {
-        let names = (await import("../config/names.ts")).configNames(args.config);
-        if (names === undefined) {
-          const cfg = (await import("../config/load.ts")).loadConfig(args.config, { required: false });
-          names = [...cfg.channels.keys(), ...cfg.groups.keys()];
-        }
-        if (names.length) await outAsync(names.join("\n"));
-      } catch {}
-      return;
-    }
+    // Completion calls this on every <TAB> (main() usually answers it before loading this module: names.ts).
+    if (args.names) return (await import("./names.ts")).printNames(args.config);
     if (args.types) return listTypes(!!args.json);
     const { loadConfig } = await import("../config/load.ts");
     const cfg = loadConfig(args.config);

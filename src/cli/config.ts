@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./run.ts";
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { loadConfig } from "../config/load.ts";

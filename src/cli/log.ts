@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./run.ts";
 import { PpError } from "../core/errors.ts";
 import { ALERT_SOURCE, ALERT_WINDOW_MS, alertOrigin, alertPrefix } from "../core/alert.ts";
 import { loadConfig } from "../config/load.ts";

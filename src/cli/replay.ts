@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./run.ts";
 import { dispatch, type DeliveryResult, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
 import { isAlertFamily, sendAlerts, type AlertOutcome } from "../core/fallback.ts";

@@ -12,6 +12,12 @@ export async function runWithArgs(cmd: CommandDef<any>, rawArgs: string[]): Prom
   await cmd.run?.({ rawArgs, args, cmd } as never);
 }
 
+/**
+ * A command in citty's shape. citty's own defineCommand only returns its argument, but importing it loads citty
+ * and node:util with it (several milliseconds for each short pp process): every command uses this one instead.
+ */
+export const defineCommand = <T extends ArgsDef>(def: CommandDef<T>): CommandDef<T> => def;
+
 /** citty's error for arguments it cannot take; reportError shows it as a usage error. */
 export class CLIError extends Error {
   override name = "CLIError";

@@ -1,4 +1,3 @@
-import type { ArgsDef, CommandDef } from "citty";
 import { MAX_DURATION_MS } from "../channels/_common.ts";
 import { dispatch, fmtMs, partContext, plan, shownRequest, type DispatchEvent, type DispatchResult, type Target } from "../core/dispatch.ts";
 import { PpError } from "../core/errors.ts";
@@ -13,9 +12,8 @@ import { checkInput, formatFrom, isQuickName, needsConfig, selection, selectTarg
 import { storeError } from "../store/errors.ts";
 import { alertLines, alertsJson, deadlineMs, deliveryLine, interruptible, reportUnrecorded, storeWaitMs, waitReporter } from "./common.ts";
 import { c, clean, cleanLine, err, EXIT_STDOUT, out, outAsync } from "./out.ts";
+import { defineCommand } from "./run.ts";
 
-// citty's defineCommand only returns its argument: importing it would load citty, and node:util with it, on every send.
-const defineCommand = <T extends ArgsDef>(def: CommandDef<T>): CommandDef<T> => def;
 
 /** Beyond this a message is almost certainly a mistake (a binary piped in), and would take hours to deliver. */
 const MAX_TEXT_BYTES = 1024 * 1024;

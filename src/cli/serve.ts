@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./run.ts";
 import { configArg } from "./args.ts";
 
 export default defineCommand({

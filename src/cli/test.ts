@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./run.ts";
 import { hostname } from "node:os";
 import { dispatch } from "../core/dispatch.ts";
 import { newId } from "../core/id.ts";

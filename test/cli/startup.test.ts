@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commands, loadCommand, SUMMARIES } from "../../src/cli/main.ts";
+import { namesOnly } from "../../src/cli/names.ts";
 import { q, tempDir } from "../helpers.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -78,6 +79,30 @@ describe("pp channels --names", () => {
     const r = await run(["channels", "--names", "--config", config(inline)]);
     expect(r.stdout).toBe("ops\nall\n");
     expect(r.loaded).toContain("src/config/load.ts");
+  });
+
+  test("the completion scripts' command line is answered before any command module loads, in either order", async () => {
+    const file = config(plain);
+    for (const args of [["channels", "--names"], ["channels", "--names", "--config", file], ["channels", "--config", file, "--names"], ["channels", `--config=${file}`, "--names"]]) {
+      const r = await run(args, { PP_CONFIG: file });
+      expect({ args, stdout: r.stdout, code: r.code }).toEqual({ args, stdout: "ops\ndev\nall\n", code: 0 });
+      expect({ args, commands: r.loaded.filter((m) => COMMAND_MODULES.includes(m)) }).toEqual({ args, commands: [] });
+    }
+  });
+
+  test("any other flag takes the usual way, with its checks", async () => {
+    const file = config(plain);
+    expect(namesOnly(["channels", "--names", "--json"])).toBeUndefined();
+    expect(namesOnly(["channels", "--names", "--config"])).toBeUndefined();
+    expect(namesOnly(["channels", "--names", "--names"])).toBeUndefined();
+    expect(namesOnly(["channels", "--config", "a", "--config", "b", "--names"])).toBeUndefined();
+    expect(namesOnly(["log", "--names"])).toBeUndefined();
+    expect(namesOnly(["channels", "--config", file])).toBeUndefined();
+    const typo = await run(["channels", "--names", "--nmaes"], { PP_CONFIG: file });
+    expect(typo.code).toBe(2);
+    const json = await run(["channels", "--names", "--config", file, "--json"]);
+    expect(json).toMatchObject({ stdout: "ops\ndev\nall\n", code: 0 });
+    expect(json.loaded).toContain("src/cli/channels.ts");
   });
 
   test("an invalid config that the full loader reads prints nothing, as before", async () => {
