@@ -75,6 +75,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         // A distributed CLI must not pick up .env or bunfig.toml (whose preload runs code) from the cwd.
         autoloadDotenv: false,
         autoloadBunfig: false,
+        // Most pp processes live for milliseconds and run each function a few times: JavaScriptCore's JIT would
+        // compile code that never runs again. 100 times its tier-up thresholds keeps start-up in the interpreter
+        // (less time and memory); pp serve sets the normal policy back once it listens.
+        jitPolicy: 100,
       },
     });
   } catch (e) {

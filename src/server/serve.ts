@@ -145,6 +145,8 @@ export async function serve(o: ServeOptions): Promise<number> {
   if (process.platform !== "win32") process.on("SIGHUP", () => void ctx.reload());
 
   log.notice(`pp serve: listening on ${where}`, { pid: process.pid, store: state.config.dbPath });
+  // The binary starts with the JIT held back for short commands (scripts/build.ts); a daemon wants all of it.
+  Bun.unsafe.setJITPolicy(1);
 
   const sig = await stopped;
   const grace = state.settings.graceMs;
