@@ -19,7 +19,7 @@ import { openDb } from "../src/store/db.ts";
 import { benchConfig, cleanups, type Cmd, fmtMs, pairedRatio, ppEnv, quantile, roundRobin, runBench, runOnce, startFake, type Summary, table } from "./lib.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const ENTRY = join(ROOT, "src/cli/main.ts");
+const ENTRY = join(ROOT, "src/cli/entry.ts");
 const QUICK = process.argv.includes("--quick");
 const RUNS = QUICK ? 8 : 25;
 const WARMUP = QUICK ? 1 : 3;

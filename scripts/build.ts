@@ -14,7 +14,7 @@ import { basename, join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
 export const ROOT = resolve(import.meta.dir, "..");
-export const ENTRY = join(ROOT, "src/cli/main.ts");
+export const ENTRY = join(ROOT, "src/cli/entry.ts");
 
 export interface BuildOptions {
   /** A Bun compile target such as `bun-linux-arm64`; omitted means this machine. */
