@@ -1,12 +1,43 @@
 import * as v from "valibot";
+import { sha256Hex } from "../core/sha256.ts";
 import { proxyProblem } from "../core/proxy.ts";
-import type { HttpRequest, HttpResponse, Outcome, OutcomeKind } from "../core/types.ts";
+import type { HttpRequest, HttpResponse, Mentions, Outcome, OutcomeKind } from "../core/types.ts";
 
 /** Headers every channel request carries. */
 export const JSON_HEADERS: Readonly<Record<string, string>> = {
   "Content-Type": "application/json; charset=utf-8",
   "User-Agent": "pp",
 };
+
+/**
+ * The Markdown converters, loaded with the first Markdown message: a plain-text send, most of what pp sends,
+ * never loads them (about 0.4 ms of each pp process's start-up, measured in the compiled binary). The path is
+ * literal: a module reached through a computed one is left out of a compiled binary.
+ */
+export const markdown = (): typeof import("../core/markdown.ts") => require("../core/markdown.ts");
+
+// ---------------------------------------------------------------------------
+// Mentions, as channels make them (src/core/mentions.ts reads what was asked for). Here rather than in a module
+// of their own: each module a channel imports is one more for every pp send to load.
+
+/** `list` and `more`, each entry once, in order. */
+export function merged(list: readonly string[] | undefined, more: readonly string[]): string[] {
+  return [...new Set([...(list ?? []), ...more])];
+}
+
+/** The mentions a channel cannot make, in words: "phone numbers", "everyone", "user ids". */
+export function unsupported(at: Mentions, can: { phones?: boolean; users?: boolean; all?: boolean }): string[] {
+  const out: string[] = [];
+  if (at.phones.length > 0 && !can.phones) out.push("phone numbers");
+  if (at.users.length > 0 && !can.users) out.push("user ids");
+  if (at.all && !can.all) out.push("everyone");
+  return out;
+}
+
+/** "phone numbers and everyone" */
+export function words(list: string[]): string {
+  return list.length <= 1 ? (list[0] ?? "") : `${list.slice(0, -1).join(", ")} and ${list.at(-1)}`;
+}
 
 // ---------------------------------------------------------------------------
 // Rates and durations
@@ -162,9 +193,13 @@ function credentialSecrets(u: URL): string[] {
 
 /** Every string of a webhook URL that must not be shown: query values, token-like path segments, credentials, the URL itself. */
 export function urlSecrets(url: string): string[] {
+  return secretsOfUrl(url, URL.parse(url));
+}
+
+/** urlSecrets of a URL already parsed (null: not a URL): each channel's secrets are worked out on every send. */
+function secretsOfUrl(url: string, u: URL | null): string[] {
   const out = new Set<string>([url]);
-  if (URL.canParse(url)) {
-    const u = new URL(url);
+  if (u) {
     for (const seg of u.pathname.split("/")) {
       if (looksLikeToken(seg)) out.add(seg).add(safeDecode(seg));
     }
@@ -236,9 +271,9 @@ export function showUrl(url: string, shape?: UrlShape): string {
 
 /** What showUrl hides of a destination URL, as secrets to remove from every answer and error. */
 export function destinationSecrets(url: string, shape?: UrlShape): string[] {
-  const out = urlSecrets(url);
-  if (!URL.canParse(url)) return out;
-  const u = new URL(url);
+  const u = URL.parse(url);
+  const out = secretsOfUrl(url, u);
+  if (!u) return out;
   const known = new Set(shape ?? []);
   let hidden = false;
   for (const seg of u.pathname.split("/")) {
@@ -260,7 +295,7 @@ export function rateKeyOf(type: string, url: string, dropParams: readonly string
     for (const p of dropParams) u.searchParams.delete(p);
     key = u.href;
   }
-  return `${type}:${new Bun.CryptoHasher("sha256").update(key).digest("hex")}`;
+  return `${type}:${sha256Hex(key)}`;
 }
 
 /**

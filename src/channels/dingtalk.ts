@@ -1,8 +1,8 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
-import { merged } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, PartContext } from "../core/types.ts";
 import {
+  markdown,
+  merged,
   byteLength,
   classifyByCode,
   commonFields,

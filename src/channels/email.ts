@@ -1,9 +1,8 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
 import { firstLine } from "./_title.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import type { MailAnswer, MailRequest } from "../core/smtp.ts";
-import { byteLength, checkWith, commonFields, errorText, parseJson, rateKeyOf } from "./_common.ts";
+import { markdown, byteLength, checkWith, commonFields, errorText, parseJson, rateKeyOf } from "./_common.ts";
 
 // SMTP through nodemailer, performed by the core's SMTP transport (src/core/smtp.ts); this module stays pure.
 // Ports and TLS: https://nodemailer.com/smtp/ ; reply codes: https://www.rfc-editor.org/rfc/rfc5321#section-4.2

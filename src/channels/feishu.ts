@@ -1,8 +1,9 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
-import { unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, PartContext } from "../core/types.ts";
 import {
+  markdown,
+  unsupported,
+  words,
   byteLength,
   classifyByCode,
   commonFields,

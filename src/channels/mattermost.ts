@@ -1,8 +1,9 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
-import { unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
+  markdown,
+  unsupported,
+  words,
   bodyJson,
   classifyHttp,
   commonFields,

@@ -1,8 +1,8 @@
 import * as v from "valibot";
 import { apiBase, apiSecrets } from "./_api.ts";
-import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
+  markdown,
   bodyJson,
   classifyHttp,
   commonFields,

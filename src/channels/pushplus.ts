@@ -1,8 +1,8 @@
 import * as v from "valibot";
 import { apiBase, apiSecrets } from "./_api.ts";
-import { markdown } from "./_markdown.ts";
 import type { ChannelDef, Format, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
+  markdown,
   bodyJson,
   classifyByCode,
   commonFields,

@@ -1,9 +1,8 @@
 import * as v from "valibot";
 import { apiBase, apiSecrets } from "./_api.ts";
-import { markdown } from "./_markdown.ts";
 import { firstLine } from "./_title.ts";
 import type { ChannelDef, Format, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
-import { bodyJson, byteLength, classifyByCode, commonFields, httpUrl, postJson, rateKeyOf, showUrl, truncateChars, type CodeTable } from "./_common.ts";
+import { markdown, bodyJson, byteLength, classifyByCode, commonFields, httpUrl, postJson, rateKeyOf, showUrl, truncateChars, type CodeTable } from "./_common.ts";
 
 // ServerChan (Server酱) Turbo: https://sct.ftqq.com ; Server酱³ (sctp keys) and the answers of both
 // ({"code":0,...} on success): the official SDK, https://github.com/easychen/serverchan-sdk

@@ -1,7 +1,6 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
-import { byteLength, classifyHttp, commonFields, errorText, httpUrl, parseJson, postJson, webhookIdentity } from "./_common.ts";
+import { markdown, byteLength, classifyHttp, commonFields, errorText, httpUrl, parseJson, postJson, webhookIdentity } from "./_common.ts";
 
 // Workflows ("Send webhook alerts to a channel"), which replace Office 365 connectors:
 // https://devblogs.microsoft.com/microsoft365dev/retirement-of-office-365-connectors-within-microsoft-teams/

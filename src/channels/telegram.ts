@@ -1,7 +1,7 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
 import type { ChannelDef, HttpRequest, HttpResponse, Outcome, PartContext } from "../core/types.ts";
 import {
+  markdown,
   bodyJson,
   classifyHttp,
   commonFields,

@@ -1,8 +1,10 @@
 import * as v from "valibot";
-import { markdown } from "./_markdown.ts";
-import { merged, unsupported, words } from "../core/mentions.ts";
 import type { ChannelDef, Format, HttpRequest, Mentions, PartContext } from "../core/types.ts";
 import {
+  markdown,
+  merged,
+  unsupported,
+  words,
   bodyJson,
   byteLength,
   classifyByCode,

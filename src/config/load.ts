@@ -7,12 +7,14 @@ import type { ChannelDef } from "../core/types.ts";
 import { PpError } from "../core/errors.ts";
 import { NO_PROXY_SETTING, proxyProblem } from "../core/proxy.ts";
 import { didYouMean } from "../core/suggest.ts";
-import { ServeSchema, serveSection, type ServeSection } from "../server/settings.ts";
+import type { ServeSection } from "../server/settings.ts";
 import { absolute, configCandidates, defaultDbPath, expandHome } from "./paths.ts";
 import { quickExists, quickRead } from "./read.ts";
 
 /** Loaded only when quickExists and quickRead cannot answer (they spare the common case node:fs). */
 const fs = () => require("node:fs") as typeof import("node:fs");
+/** Loaded only for a file with a [serve] section: nothing else reads it, and its schema costs start-up time. */
+const settings = () => require("../server/settings.ts") as typeof import("../server/settings.ts");
 
 export interface Config {
   /** The file it came from, or null when no config exists (only commands that need no channels work then). */
@@ -31,7 +33,8 @@ export interface Config {
   serve?: ServeSection;
 }
 
-const DEFAULTS = { retries: 3, timeout: "10s", deadline: "2m" };
+/** 10s and 2m, in milliseconds: a config that sets neither does not need the duration parser. */
+const DEFAULTS = { retries: 3, timeoutMs: 10_000, deadlineMs: 120_000 };
 
 /** Channel types that do not speak HTTP: no proxy applies to them, [defaults] proxy included. */
 const SMTP_TYPES = new Set(["email"]);
@@ -57,23 +60,36 @@ const table = v.custom<Record<string, unknown>>(
 );
 const names = v.union([v.string(), v.array(v.string())], "must be a name or a list of names");
 
-const TopSchema = v.strictObject({
-  defaults: v.optional(
-    v.strictObject({
-      channels: v.optional(names),
-      fallback: v.optional(names),
-      retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"), v.maxValue(20, "must be 20 or less"))),
-      timeout: v.optional(duration),
-      deadline: v.optional(duration),
-      proxy: v.optional(v.pipe(v.string(), checkWith(proxyProblem))),
-    }),
-  ),
-  log: v.optional(v.strictObject({ path: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))) })),
-  channels: v.optional(table),
-  groups: v.optional(table),
-  serve: v.optional(ServeSchema),
-});
+function topSchemaWith<S extends v.GenericSchema>(serve: S) {
+  return v.strictObject({
+    defaults: v.optional(
+      v.strictObject({
+        channels: v.optional(names),
+        fallback: v.optional(names),
+        retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0, "must be 0 or more"), v.maxValue(20, "must be 20 or less"))),
+        timeout: v.optional(duration),
+        deadline: v.optional(duration),
+        proxy: v.optional(v.pipe(v.string(), checkWith(proxyProblem))),
+      }),
+    ),
+    log: v.optional(v.strictObject({ path: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))) })),
+    channels: v.optional(table),
+    groups: v.optional(table),
+    serve: v.optional(serve),
+  });
+}
 const memberList = v.array(v.string());
+type TopSchema = ReturnType<typeof topSchemaWith<ReturnType<typeof import("../server/settings.ts").serveSchema>>>;
+const topSchemas: { plain?: TopSchema; serve?: TopSchema } = {};
+
+/**
+ * The schema of the file's top level. Without a [serve] section the section's own schema is neither built nor
+ * loaded: it is never run then, and the section is still named among the others in every message.
+ */
+function topSchema(hasServe: boolean): TopSchema {
+  if (hasServe) return (topSchemas.serve ??= topSchemaWith(settings().serveSchema()));
+  return (topSchemas.plain ??= topSchemaWith(v.never()) as unknown as TopSchema);
+}
 
 /** Finds, reads and validates the config. `required: false` returns an empty config when none exists. */
 export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Config {
@@ -96,24 +112,30 @@ export function loadConfig(flag?: string, opts: { required?: boolean } = {}): Co
 
 /** The config's text; only a regular file of at most MAX_CONFIG_BYTES, so a FIFO or a device cannot hang pp. */
 function readConfigFile(file: string): string {
-  const refuse = (why: string) => new PpError("config", `config file ${file} ${why}`);
-  const utf8 = (bytes: Uint8Array) => {
-    try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      throw refuse("is not UTF-8 text; save it as UTF-8");
-    }
-  };
   const quick = quickRead(file, MAX_CONFIG_BYTES);
-  if (quick) return utf8(quick);
+  return quick ? utf8(quick, file) : carefulRead(file);
+}
+
+const refuse = (file: string, why: string) => new PpError("config", `config file ${file} ${why}`);
+
+function utf8(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw refuse(file, "is not UTF-8 text; save it as UTF-8");
+  }
+}
+
+/** What quickRead leaves: anything but a small regular file, read with node:fs to say exactly what is wrong. */
+function carefulRead(file: string): string {
   const { closeSync, constants: fsc, fstatSync, openSync, readSync, statSync } = fs();
   let fd: number | undefined;
   try {
     // stat before open: opening a FIFO waits for a writer, and reading /dev/zero never ends.
     const check = (st: { isFile(): boolean; isDirectory(): boolean; size: number }) => {
-      if (st.isDirectory()) throw refuse("is a directory; pass the path of a TOML file");
-      if (!st.isFile()) throw refuse("is not a regular file (a FIFO, socket or device); pass the path of a TOML file");
-      if (st.size > MAX_CONFIG_BYTES) throw refuse(`is ${st.size} bytes; a config file may be at most 1 MiB, check that the path is right`);
+      if (st.isDirectory()) throw refuse(file, "is a directory; pass the path of a TOML file");
+      if (!st.isFile()) throw refuse(file, "is not a regular file (a FIFO, socket or device); pass the path of a TOML file");
+      if (st.size > MAX_CONFIG_BYTES) throw refuse(file, `is ${st.size} bytes; a config file may be at most 1 MiB, check that the path is right`);
     };
     check(statSync(file));
     // O_NONBLOCK: should the path be swapped for a FIFO after the stat, open does not wait for a writer.
@@ -124,13 +146,13 @@ function readConfigFile(file: string): string {
     const buf = Buffer.allocUnsafe(st.size + 1);
     let n = 0;
     for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
-    if (n > st.size) throw refuse("changed while it was read; try again");
-    return utf8(buf.subarray(0, n));
+    if (n > st.size) throw refuse(file, "changed while it was read; try again");
+    return utf8(buf.subarray(0, n), file);
   } catch (e) {
     if (e instanceof PpError) throw e;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === "EACCES" || err.code === "EPERM" ? "permission denied; make it readable by this user" : (err.code ?? err.message);
-    throw refuse(`cannot be read: ${why}`);
+    throw refuse(file, `cannot be read: ${why}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -147,30 +169,51 @@ export function parseConfig(text: string, file: string): Config {
     }
     throw new PpError("config", `${file}: cannot parse: ${(e as Error).message}`);
   }
-  return build(file, interpolate(raw, "", file) as Record<string, unknown>);
+  return build(file, interpolate(raw, [], file) as Record<string, unknown>);
 }
 
-/** `${VAR}` in any string reads the environment; `$${` stands for a literal `${`. */
-function interpolate(value: unknown, path: string, file: string): unknown {
+/**
+ * `${VAR}` in any string reads the environment; `$${` stands for a literal `${`. `at` is where the value is, made
+ * into a path only for an error.
+ */
+function interpolate(value: unknown, at: readonly (string | number)[], file: string): unknown {
   if (typeof value === "string") {
+    // Both forms hold "${"; most strings hold neither.
+    if (!value.includes("${")) return value;
     return value.replace(/\$(\$)?\{([^}]*)\}/g, (whole, escaped: string | undefined, name: string) => {
       if (escaped) return whole.slice(1);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        throw new PpError("config", `${file}: ${path}: "\${${name}}" is not a valid environment variable reference (write $\${...} for a literal "\${")`);
+        throw new PpError("config", `${file}: ${pathOf(at)}: "\${${name}}" is not a valid environment variable reference (write $\${...} for a literal "\${")`);
       }
       const v = process.env[name];
-      if (v === undefined) throw new PpError("config", `${file}: ${path}: environment variable ${name} is not set (export it, or change the value)`);
+      if (v === undefined) throw new PpError("config", `${file}: ${pathOf(at)}: environment variable ${name} is not set (export it, or change the value)`);
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((x, i) => interpolate(x, `${path}[${i}]`, file));
+  if (Array.isArray(value)) return value.map((x, i) => interpolate(x, [...at, i], file));
   if (value && typeof value === "object" && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, interpolate(x, path ? `${path}.${key(k)}` : key(k), file)]));
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, interpolate(x, [...at, k], file)]));
   }
   return value;
 }
 
-const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+/** ["channels", "ops", "mentioned_list", 0] -> channels.ops.mentioned_list[0] */
+const pathOf = (at: readonly (string | number)[]) => at.reduce<string>((p, k) => (typeof k === "number" ? `${p}[${k}]` : p ? `${p}.${key(k)}` : key(k)), "");
+
+const key = (k: string) => (only(k, false) ? k : JSON.stringify(k));
+
+/**
+ * Whether `s` is not empty and has only letters, digits, "_" and "-" (and "." when `dot`). A loop rather than a
+ * regular expression: this runs for every channel of every config, and compiling a pattern costs more.
+ */
+function only(s: string, dot: boolean): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || (dot && c === 46);
+    if (!ok) return false;
+  }
+  return s.length > 0;
+}
 
 function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
   const parts = (issue.path ?? []).map((p) => key(String(p.key)));
@@ -235,17 +278,18 @@ function firstIssue(file: string | null, prefix: string, issues: v.BaseIssue<unk
 }
 
 function build(file: string | null, raw: Record<string, unknown>): Config {
-  const top = v.safeParse(TopSchema, raw);
-  if (!top.success) firstIssue(file, "", top.issues, TopSchema);
+  const schema = topSchema(Object.hasOwn(raw, "serve"));
+  const top = v.safeParse(schema, raw);
+  if (!top.success) firstIssue(file, "", top.issues, schema);
   const cfg = top.output;
   const defaultRetries = cfg.defaults?.retries ?? DEFAULTS.retries;
-  const defaultTimeout = parseDuration(cfg.defaults?.timeout ?? DEFAULTS.timeout);
+  const defaultTimeout = cfg.defaults?.timeout === undefined ? DEFAULTS.timeoutMs : parseDuration(cfg.defaults.timeout);
 
   const channels = new Map<string, Target>();
   const types = channelTypes.join(", ");
   for (const [name, value] of Object.entries(cfg.channels ?? {})) {
     const path = `channels.${key(name)}`;
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail(file, path, "channel names may use letters, digits, '_', '-' and '.' only");
+    if (!only(name, true)) fail(file, path, "channel names may use letters, digits, '_', '-' and '.' only");
     if (!v.is(table, value)) fail(file, path, `must be a table: [${path}] with type = "..." and its settings`);
     const section = value;
     const type = section.type;
@@ -295,14 +339,14 @@ function build(file: string | null, raw: Record<string, unknown>): Config {
   });
   const fallback = fallbackSettings(file, cfg.defaults?.fallback, channels, groups);
   if (cfg.serve?.token !== undefined && cfg.serve.tokens !== undefined) fail(file, "serve.token", "give either token or tokens, not both; tokens = [...] takes several");
-  const serve = cfg.serve === undefined ? undefined : serveSection(cfg.serve);
+  const serve = cfg.serve === undefined ? undefined : settings().serveSection(cfg.serve);
   serve?.channels?.forEach((m, i) => {
     if (!channels.has(m) && !groups.has(m)) fail(file, `serve.channels[${i}]`, `"${m}" is not a configured channel or group${nearest(m, channels, groups)}`);
   });
   const result: Config = {
     file,
     defaults: {
-      channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: parseDuration(cfg.defaults?.deadline ?? DEFAULTS.deadline),
+      channels: defaults, retries: defaultRetries, timeoutMs: defaultTimeout, deadlineMs: cfg.defaults?.deadline === undefined ? DEFAULTS.deadlineMs : parseDuration(cfg.defaults.deadline),
       ...(cfg.defaults?.proxy === undefined ? {} : { proxy: cfg.defaults.proxy }),
     },
     dbPath: expandHome(process.env.PP_DB || cfg.log?.path || defaultDbPath()),

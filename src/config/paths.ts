@@ -6,14 +6,27 @@ const env = process.env;
  */
 const nodePath = () => require("node:path") as typeof import("node:path");
 const homedir = () => (require("node:os") as typeof import("node:os")).homedir();
+/** The home directory: $HOME first on Unix, as a shell and os.homedir() take it, so node:os loads only without it. */
+const home = () => (process.platform !== "win32" && env.HOME) || homedir();
 
-/** A segment "." or "..", or an empty one: the parts path.join and path.resolve would change. */
-const UNNORMAL = /(^|\/)\.{1,2}(\/|$)|\/\//;
+/**
+ * Whether a path has no segment "." or "..", and no empty one: the parts path.join and path.resolve would change.
+ * A loop, not a regular expression: compiling one costs each pp process more than the loop.
+ */
+function isNormal(path: string): boolean {
+  if (path.includes("//")) return false;
+  for (let i = path.indexOf("."); i !== -1; i = path.indexOf(".", i + 1)) {
+    if (i > 0 && path[i - 1] !== "/") continue;
+    const after = path[i + 1] === "." ? i + 2 : i + 1;
+    if (after === path.length || path[after] === "/") return false;
+  }
+  return true;
+}
 
 /** path.join, for parts that are all non-empty and join into a normal path, without node:path. */
 export function join(...parts: string[]): string {
   const joined = parts.join("/");
-  if (process.platform !== "win32" && parts.every((p) => p !== "") && !UNNORMAL.test(joined)) return joined;
+  if (process.platform !== "win32" && parts.every((p) => p !== "") && isNormal(joined)) return joined;
   return nodePath().join(...parts);
 }
 
@@ -21,7 +34,7 @@ export function join(...parts: string[]): string {
 export function absolute(path: string): string {
   if (process.platform !== "win32" && path !== "") {
     const full = path.startsWith("/") ? path : `${process.cwd()}/${path}`;
-    if (!UNNORMAL.test(full) && !/.\/$/.test(full)) return full;
+    if (isNormal(full) && !(full.length > 1 && full.endsWith("/"))) return full;
   }
   return nodePath().resolve(path);
 }
@@ -29,7 +42,7 @@ export function absolute(path: string): string {
 /** Per-user config file: XDG on Unix (macOS included, as most CLI tools do), %APPDATA% on Windows. */
 export function userConfigFile(): string {
   if (process.platform === "win32") return join(env.APPDATA ?? join(homedir(), "AppData", "Roaming"), "pp", "config.toml");
-  return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "pp", "config.toml");
+  return join(env.XDG_CONFIG_HOME || join(home(), ".config"), "pp", "config.toml");
 }
 
 export const SYSTEM_CONFIG = "/etc/pp/config.toml";
@@ -37,7 +50,7 @@ export const SYSTEM_CONFIG = "/etc/pp/config.toml";
 /** Default push log location: a per-user data directory, never beside the binary (it may not be writable). */
 export function defaultDbPath(): string {
   if (process.platform === "win32") return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "pp", "pp.db");
-  return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "pp", "pp.db");
+  return join(env.XDG_DATA_HOME || join(home(), ".local", "share"), "pp", "pp.db");
 }
 
 /**
@@ -45,10 +58,8 @@ export function defaultDbPath(): string {
  * never went through one. `~user` is left alone: pp cannot look users up portably.
  */
 export function expandHome(path: string): string {
-  // $HOME first, as a shell does.
-  const home = (process.platform !== "win32" && env.HOME) || homedir();
-  if (path === "~") return home;
-  if (path.startsWith("~/") || (process.platform === "win32" && path.startsWith("~\\"))) return join(home, path.slice(2));
+  if (path === "~") return home();
+  if (path.startsWith("~/") || (process.platform === "win32" && path.startsWith("~\\"))) return join(home(), path.slice(2));
   return path;
 }
 

@@ -8,8 +8,11 @@ import { expand, type Config } from "./load.ts";
  * `note` hears about channels left out because another one already goes to the same place.
  */
 export function distinctTargets(cfg: Config, names: string[], note: (line: string) => void = () => {}): Target[] {
+  const all = expand(cfg, names);
+  // A single channel has none to share its destination with.
+  if (all.length < 2) return all;
   const byDestination = new Map<string, Target>();
-  for (const t of expand(cfg, names)) {
+  for (const t of all) {
     const key = destination(t);
     const first = byDestination.get(key);
     if (first) note(`pp: channels ${first.name} and ${t.name} are the same ${t.def.type} destination; sending once, as ${first.name}`);

@@ -52,11 +52,6 @@ export function mentionsOf(at: readonly string[] | undefined): Mentions | undefi
   return m;
 }
 
-/** `list` and `more`, each entry once, in order. */
-export function merged(list: readonly string[] | undefined, more: readonly string[]): string[] {
-  return [...new Set([...(list ?? []), ...more])];
-}
-
 /**
  * One note per channel that cannot make every mention asked for: which channel, and what it leaves out. The
  * message is still sent.
@@ -69,18 +64,4 @@ export function mentionNotes(targets: readonly { name: string; def: ChannelDef; 
     if (gap !== undefined) notes.push(`pp: note: ${t.name}: --at ${t.def.mentions ? "partly ignored" : "ignored"}: ${gap}`);
   }
   return notes;
-}
-
-/** The mentions a channel cannot make, in words: "phone numbers", "everyone", "user ids". */
-export function unsupported(at: Mentions, can: { phones?: boolean; users?: boolean; all?: boolean }): string[] {
-  const out: string[] = [];
-  if (at.phones.length > 0 && !can.phones) out.push("phone numbers");
-  if (at.users.length > 0 && !can.users) out.push("user ids");
-  if (at.all && !can.all) out.push("everyone");
-  return out;
-}
-
-/** "phone numbers and everyone" */
-export function words(list: string[]): string {
-  return list.length <= 1 ? (list[0] ?? "") : `${list.slice(0, -1).join(", ")} and ${list.at(-1)}`;
 }

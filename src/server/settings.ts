@@ -126,34 +126,41 @@ function tokenProblem(t: string): string | undefined {
   return undefined;
 }
 
-const whole = (min: number, max: number) =>
-  v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(min, `must be ${min} or more`), v.maxValue(max, `must be ${max} or less`));
-const duration = v.pipe(v.string(), checkWith(durationProblem));
-const token = v.pipe(v.string(), checkWith(tokenProblem));
+/**
+ * The [serve] section as written; snake_case keys, fixed by the peers' documentation. Built on first use: only a
+ * config with a [serve] section needs it, and building it costs every other pp process start-up time.
+ */
+export const serveSchema = () => (schema ??= buildServeSchema());
+let schema: ReturnType<typeof buildServeSchema> | undefined;
 
-/** The [serve] section as written; snake_case keys, fixed by the peers' documentation. */
-export const ServeSchema = v.strictObject({
-  listen: v.optional(v.pipe(v.string(), checkWith((s: string) => thrownMessage(() => parseListen(s))))),
-  token: v.optional(token),
-  tokens: v.optional(v.pipe(v.array(token), v.minLength(1, "is empty; list at least one token, or remove it and set allow_anonymous = true for a loopback or unix listener"))),
-  channels: v.optional(v.union([v.string(), v.array(v.string())], "must be a name or a list of names")),
-  idempotency_window: v.optional(duration),
-  max_body: v.optional(v.pipe(v.union([v.string(), v.number()], 'must be a size such as "1MiB" or a number of bytes'), checkWith((s: string | number) => thrownMessage(() => parseSize(s))))),
-  rate: v.optional(rateString),
-  queue_max: v.optional(whole(1, 100_000_000)),
-  workers: v.optional(whole(1, 1024)),
-  allow_anonymous: v.optional(v.boolean()),
-  user: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty; write user = "root" to keep running as root'))),
-  grace: v.optional(v.pipe(v.string(), checkWith(graceProblem))),
-  deadline: v.optional(duration),
-  metrics_auth: v.optional(v.boolean()),
-});
+function buildServeSchema() {
+  const whole = (min: number, max: number) =>
+    v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(min, `must be ${min} or more`), v.maxValue(max, `must be ${max} or less`));
+  const duration = v.pipe(v.string(), checkWith(durationProblem));
+  const token = v.pipe(v.string(), checkWith(tokenProblem));
+  return v.strictObject({
+    listen: v.optional(v.pipe(v.string(), checkWith((s: string) => thrownMessage(() => parseListen(s))))),
+    token: v.optional(token),
+    tokens: v.optional(v.pipe(v.array(token), v.minLength(1, "is empty; list at least one token, or remove it and set allow_anonymous = true for a loopback or unix listener"))),
+    channels: v.optional(v.union([v.string(), v.array(v.string())], "must be a name or a list of names")),
+    idempotency_window: v.optional(duration),
+    max_body: v.optional(v.pipe(v.union([v.string(), v.number()], 'must be a size such as "1MiB" or a number of bytes'), checkWith((s: string | number) => thrownMessage(() => parseSize(s))))),
+    rate: v.optional(rateString),
+    queue_max: v.optional(whole(1, 100_000_000)),
+    workers: v.optional(whole(1, 1024)),
+    allow_anonymous: v.optional(v.boolean()),
+    user: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty; write user = "root" to keep running as root'))),
+    grace: v.optional(v.pipe(v.string(), checkWith(graceProblem))),
+    deadline: v.optional(duration),
+    metrics_auth: v.optional(v.boolean()),
+  });
+}
 
 /** What the file's [serve] section sets; anything left out takes its default in serveSettings. */
 export type ServeSection = Partial<Omit<ServeSettings, "channels">> & { channels?: string[] };
 
 /** The validated section -> its values. `token` and `tokens` together are refused by the loader. */
-export function serveSection(raw: v.InferOutput<typeof ServeSchema>): ServeSection {
+export function serveSection(raw: v.InferOutput<ReturnType<typeof serveSchema>>): ServeSection {
   const out: ServeSection = {};
   if (raw.listen !== undefined) out.listen = raw.listen.trim();
   if (raw.tokens !== undefined) out.tokens = raw.tokens;
