@@ -1,5 +1,4 @@
 import * as v from "valibot";
-import { sha256Hex } from "../core/sha256.ts";
 import { proxyProblem } from "../core/proxy.ts";
 import type { HttpRequest, HttpResponse, Mentions, Outcome, OutcomeKind } from "../core/types.ts";
 
@@ -295,7 +294,7 @@ export function rateKeyOf(type: string, url: string, dropParams: readonly string
     for (const p of dropParams) u.searchParams.delete(p);
     key = u.href;
   }
-  return `${type}:${sha256Hex(key)}`;
+  return `${type}:${new Bun.CryptoHasher("sha256").update(key).digest("hex")}`;
 }
 
 /**
