@@ -26,6 +26,13 @@ export interface Summary {
   minMs: number;
   medianRssBytes: number;
   maxRssBytes: number;
+  /**
+   * Median peak RSS after the page cache of the command's executable was dropped (evict), so its pages were read
+   * back from disk as after a reboot: NaN when not measured. Right after the build wrote the file, the kernel
+   * keeps it in large folios and maps each whole folio into a process that touches one page of it, which counts
+   * megabytes of pages the process never used in its RSS.
+   */
+  readBackRssBytes: number;
   /** In round order, so two commands' samples can be paired by index. */
   samples: Sample[];
 }
@@ -76,16 +83,23 @@ export function runOnce(cmd: Cmd, rss = false): Sample & { stdout: string; stder
  * Warm-up rounds, then `runs` timed rounds in which every command runs once, then `rssRuns` rounds under GNU
  * time for the memory figures. The starting command rotates each round so none always follows the same one.
  */
-export function roundRobin(cmds: Cmd[], runs: number, warmup: number, rssRuns: number, onRound?: (round: number) => void): Summary[] {
+export function roundRobin(
+  cmds: Cmd[], runs: number, warmup: number, rssRuns: number, onRound?: (round: number) => void, readBack: readonly string[] = [],
+): Summary[] {
   for (let w = 0; w < warmup; w++) for (const c of cmds) runOnce(c);
   const samples: Sample[][] = cmds.map(() => []);
   const rss: number[][] = cmds.map(() => []);
-  for (let round = 0; round < runs + rssRuns; round++) {
+  const rssBack: number[][] = cmds.map(() => []);
+  // With files to read back: rssRuns more rounds after their page cache is dropped (evict), once the others are done.
+  const back = rssRuns > 0 && readBack.length > 0 && canEvict() ? rssRuns : 0;
+  for (let round = 0; round < runs + rssRuns + back; round++) {
+    if (back && round === runs + rssRuns && !evict(readBack)) throw new Error(`cannot drop the page cache of ${readBack.join(", ")}`);
     for (let k = 0; k < cmds.length; k++) {
       const i = (round + k) % cmds.length;
       const s = runOnce(cmds[i]!, round >= runs);
       if (round < runs) samples[i]!.push({ ms: s.ms, rssBytes: s.rssBytes });
-      else rss[i]!.push(s.rssBytes);
+      else if (round < runs + rssRuns) rss[i]!.push(s.rssBytes);
+      else rssBack[i]!.push(s.rssBytes);
     }
     onRound?.(round);
   }
@@ -96,8 +110,33 @@ export function roundRobin(cmds: Cmd[], runs: number, warmup: number, rssRuns: n
       s.medianRssBytes = quantile(sorted, 0.5);
       s.maxRssBytes = sorted.at(-1)!;
     }
+    if (rssBack[i]!.length) s.readBackRssBytes = quantile(rssBack[i]!.sort((a, b) => a - b), 0.5);
     return s;
   });
+}
+
+/** Whether evict() can work here: it needs GNU dd. */
+export function canEvict(): boolean {
+  try {
+    return Bun.spawnSync(["dd", "--version"], { stdout: "pipe", stderr: "ignore" }).stdout.toString().includes("coreutils");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Drops the page cache of these files (GNU dd's nocache: posix_fadvise DONTNEED, no root needed), so the next
+ * process that maps them reads their pages from disk. False where that cannot be done.
+ */
+export function evict(files: readonly string[]): boolean {
+  for (const f of files) {
+    try {
+      if (Bun.spawnSync(["dd", `if=${f}`, "iflag=nocache", "count=0", "status=none"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 export function summarize(name: string, samples: Sample[]): Summary {
@@ -111,6 +150,7 @@ export function summarize(name: string, samples: Sample[]): Summary {
     minMs: ms[0] ?? NaN,
     medianRssBytes: quantile(rss, 0.5),
     maxRssBytes: rss[rss.length - 1] ?? NaN,
+    readBackRssBytes: NaN,
     samples,
   };
 }

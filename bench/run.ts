@@ -25,7 +25,7 @@ import { join, relative } from "node:path";
 import { openDb } from "../src/store/db.ts";
 import { PushLog } from "../src/store/pushlog.ts";
 import {
-  benchConfig, cleanups, type Cmd, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runBench, runOnce, startFake, type Summary, table,
+  benchConfig, cleanups, type Cmd, canEvict, fmtMiB, fmtMs, fmtRatio, pairedRatio, ppEnv, quantile, roundRobin, rssMethod, runBench, runOnce, startFake, type Summary, table,
 } from "./lib.ts";
 import { ensurePushlog } from "./pushlog.ts";
 import { benchRender } from "./render.ts";
@@ -110,14 +110,17 @@ async function benchSend(dir: string, config: string): Promise<void> {
     { name: "floor: fetch + 2 SQLite writes", argv: [floor, url, body], env: { FLOOR_DB: join(dir, "floor.db") } },
     { name: "curl -X POST (same payload)", argv: ["curl", "-sS", "--fail", "-X", "POST", "-H", "Content-Type: application/json", "-d", body, url] },
   ];
-  log(`1/5 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${RSS_RUNS} for memory`);
-  const res = roundRobin(cmds, RUNS, WARMUP, RSS_RUNS, progress(RUNS + RSS_RUNS));
+  // Memory twice: with the binaries' pages as the build wrote them, then read back from disk (lib.ts evict).
+  const readBack = canEvict();
+  const rssRounds = RSS_RUNS * (readBack ? 2 : 1);
+  log(`1/5 start-up and one send: ${RUNS} rounds of ${cmds.length} commands after ${WARMUP} warm-up round(s), then ${rssRounds} for memory`);
+  const res = roundRobin(cmds, RUNS, WARMUP, RSS_RUNS, progress(RUNS + rssRounds), readBack ? [BIN, empty, floor] : []);
 
   // Every `pp send` must have been delivered, or the figures describe a failure path.
   const db = openDb(dbPath);
   const c = db.query("SELECT count(*) AS n, sum(status = 'delivered') AS ok FROM deliveries").get() as { n: number; ok: number };
   db.close();
-  const expected = RUNS + WARMUP + RSS_RUNS;
+  const expected = RUNS + WARMUP + rssRounds;
   if (c.n !== expected || c.ok !== expected) throw new Error(`pp send: expected ${expected} delivered, the push log has ${c.ok} of ${c.n}`);
 
   const [version, help, names, logCmd, dryRun, send, emptyRun, floorRun, curl] = res as Summary[] as [Summary, Summary, Summary, Summary, Summary, Summary, Summary, Summary, Summary];
@@ -125,11 +128,15 @@ async function benchSend(dir: string, config: string): Promise<void> {
   const target = (s: Summary, max: number) => `${fmtRatio(pairedRatio(s, emptyRun))} (target: at most ${max}×) -> ${pairedRatio(s, emptyRun) <= max ? "met" : "NOT met"}`;
   sections.push({
     title: `Start-up and one send (${RUNS} round-robin rounds, ${WARMUP} warm-up; ratios are medians of per-round ratios)`,
-    head: ["command", "median", "p90", "min", "peak RSS (median)", "vs curl", "vs empty program"],
-    rows: res.map((s) => [s.name, fmtMs(s.medianMs), fmtMs(s.p90Ms), fmtMs(s.minMs), fmtMiB(s.medianRssBytes), fmtRatio(pairedRatio(s, curl)), fmtRatio(pairedRatio(s, emptyRun))]),
+    head: ["command", "median", "p90", "min", "peak RSS (median)", "peak RSS, read from disk", "vs curl", "vs empty program"],
+    rows: res.map((s) => [
+      s.name, fmtMs(s.medianMs), fmtMs(s.p90Ms), fmtMs(s.minMs), fmtMiB(s.medianRssBytes), fmtMiB(s.readBackRssBytes), fmtRatio(pairedRatio(s, curl)), fmtRatio(pairedRatio(s, emptyRun)),
+    ]),
     notes: [
       `pp send / curl: ${fmtRatio(ratio)} median of per-round ratios (target: at most 1.7×) -> ${ratio <= 1.7 ? "met" : "NOT met"}; the floor: ${fmtRatio(pairedRatio(floorRun, curl))}`,
-      `pp send peak RSS: ${fmtMiB(send.medianRssBytes)} (target: at most 28 MiB) -> ${send.medianRssBytes <= 28 * 1048576 ? "met" : "NOT met"}`,
+      `pp send peak RSS (target: at most 28 MiB): ${fmtMiB(send.medianRssBytes)} with the binary as the build wrote it -> ${send.medianRssBytes <= 28 * 1048576 ? "met" : "NOT met"}; ` +
+        (readBack ? `${fmtMiB(send.readBackRssBytes)} with its pages read back from disk -> ${send.readBackRssBytes <= 28 * 1048576 ? "met" : "NOT met"}` : "not measured read back from disk (no GNU dd)"),
+      "(a file just written stays in the page cache in large folios, and each is mapped whole into a process that touches any page of it: RSS then counts pages the process never used)",
       `pp --help / empty program: ${target(help, 1.2)}; pp channels --names: ${target(names, 1.2)}; pp log: ${target(logCmd, 1.5)}`,
       `send cost beyond the dry run (push log + HTTP round trip): ${fmtMs(send.medianMs - dryRun.medianMs)}; dry run beyond --version (imports, config): ${fmtMs(dryRun.medianMs - version.medianMs)}`,
       `${c.ok} of ${c.n} sends delivered and logged`,
