@@ -151,14 +151,16 @@ export async function readText(
       (opts.warn ?? err)("pp: standard input is not valid UTF-8; the invalid bytes were replaced with U+FFFD");
     }
   }
-  text = text.replace(/\r\n/g, "\n").trimEnd();
+  if (text.includes("\r")) text = text.replace(/\r\n/g, "\n");
+  text = text.trimEnd();
   // After the trim: trailing blank lines from a command's output do not count against the limit.
   // A UTF-16 unit is at most 3 UTF-8 bytes: short texts skip the byte count (and loading Buffer).
   if (text.length > MAX_TEXT_BYTES / 3 && Buffer.byteLength(text) > MAX_TEXT_BYTES) {
     throw new PpError("usage", `the message is ${(Buffer.byteLength(text) / 1048576).toFixed(1)} MiB; pp sends at most 1 MiB (attach large output as a file link instead)`);
   }
   if (text === "") throw new PpError("empty_message", "the message is empty; nothing was sent");
-  if (!VISIBLE.test(text)) {
+  // Printable ASCII settles it without compiling VISIBLE's Unicode classes (about 0.1 ms of a short send).
+  if (!/[!-~]/.test(text) && !VISIBLE.test(text)) {
     throw new PpError("empty_message", "the message has no visible characters (only spaces or invisible ones such as U+200B); nothing was sent");
   }
   return text;
