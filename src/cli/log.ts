@@ -1,12 +1,14 @@
 import { defineCommand } from "./run.ts";
 import { PpError } from "../core/errors.ts";
-import { ALERT_SOURCE, ALERT_WINDOW_MS, alertOrigin, alertPrefix } from "../core/alert.ts";
 import { loadConfig } from "../config/load.ts";
 import type { LogRow, MessageDetail, PushLog, StatRow } from "../store/pushlog.ts";
-import { jsonRow, messageJson } from "../store/view.ts";
 import { configArg, jsonArg, serverAddress, serverArg } from "./args.ts";
 import { parseLimit, parseSince } from "./flags.ts";
 import { c, clean, cleanLine, fitTable, localTime, out, outAsync, outputWidth, preview, table, type Shrink } from "./out.ts";
+
+// Only pp log --json, and pp log show, need these: the plain listing does without loading them.
+const view = () => require("../store/view.ts") as typeof import("../store/view.ts");
+const alertModule = () => require("../core/alert.ts") as typeof import("../core/alert.ts");
 
 export default defineCommand({
   meta: { name: "log", description: "Show the push log (newest first); `pp log show ID` for one message with every attempt" },
@@ -36,18 +38,19 @@ export default defineCommand({
     // Bad arguments are usage errors even when the push log cannot be opened.
     const since = args.since ? parseSince(args.since) : undefined;
     const limit = parseLimit(args.limit, 20);
-    const { openStore } = await import("../store/index.ts");
-    const store = openStore(cfg.dbPath);
+    // pp log only reads: the push log is opened read-only when it can be (a missing one is still created).
+    const { openLogForReading } = await import("../store/index.ts");
+    const store = openLogForReading(cfg.dbPath);
     try {
       if (pos[0] === "show") {
         if (!pos[1]) throw new PpError("usage", "pp log show needs a message id (as printed by pp send or listed by pp log)");
-        return showMessage(store.log, pos[1], !!args.json);
+        return await showMessage(store.log, pos[1], !!args.json);
       }
       if (pos.length) throw new PpError("usage", `unexpected argument "${pos[0]}"; did you mean \`pp log show ${pos[0]}\`?`);
       if (args.stats) return showStats(store.log, since, args.ch, !!args.json);
       const rows = store.log.list({ failed: !!args.failed, all: !!args.all, channel: args.ch, since, limit });
       // outAsync: to a pipe, pp log does without node:fs.
-      if (args.json) return await outAsync(JSON.stringify(rows.map(jsonRow), null, 2));
+      if (args.json) return await outAsync(JSON.stringify(rows.map(view().jsonRow), null, 2));
       if (rows.length === 0) return await outAsync(c.dim("no deliveries match"));
       await outAsync(listing(rows, outputWidth(), (id) => shortId(store.log, id)));
     } finally {
@@ -97,7 +100,7 @@ export function listing(rows: LogRow[], width: number, short: (id: string) => st
     const t = build(l, (text, error) => [{ col: text, min: 24 }, { col: error, min: 16 }]);
     if (t.fits) return t.text();
   }
-  return build(layouts.at(-1)!, (text, error) => [{ col: text, min: 16 }, { col: error, min: 12 }, { col: text, min: 8 }, { col: error, min: 8 }]).text();
+  return build(layouts[layouts.length - 1]!, (text, error) => [{ col: text, min: 16 }, { col: error, min: 12 }, { col: text, min: 8 }, { col: error, min: 8 }]).text();
 }
 
 /** The shortest prefix of `id` (12 characters at least: the time and some randomness) that names one message. */
@@ -114,49 +117,59 @@ function status(s: string): string {
 const when = (t: number | string | null | undefined): number | undefined =>
   typeof t === "number" ? t : typeof t === "string" && Number.isFinite(Date.parse(t)) ? Date.parse(t) : undefined;
 
-function showMessage(log: PushLog, id: string, json: boolean): void {
+// outAsync: to a pipe, pp log show does without node:fs too.
+async function showMessage(log: PushLog, id: string, json: boolean): Promise<void> {
   const m: MessageDetail | null = log.get(id);
   if (!m) {
     const why = log.ambiguous(id) ? `"${id}" matches more than one message; give more of the id` : `no message with id "${id}" in the push log`;
     throw new PpError("not_found", why);
   }
   if (json) {
-    return out(JSON.stringify(messageJson(m), null, 2));
+    return await outAsync(JSON.stringify(view().messageJson(m), null, 2));
   }
   // An original finds its alerts by their first line; an alert names its original there (renderMessage reads it).
   const created = m.message.created_at;
-  renderMessage(m, log.startingWith(ALERT_SOURCE, alertPrefix(m.message.id), created, created + ALERT_WINDOW_MS));
+  const { ALERT_SOURCE, ALERT_WINDOW_MS, alertPrefix } = alertModule();
+  await outAsync(messageText(m, log.startingWith(ALERT_SOURCE, alertPrefix(m.message.id), created, created + ALERT_WINDOW_MS)));
 }
 
 /** `pp log show ID` as text, from the push log or from a daemon's answer. */
 export function renderMessage(m: MessageDetail, alerts: readonly string[] = []): void {
+  out(messageText(m, alerts));
+}
+
+/** What renderMessage prints, without the last line break. */
+function messageText(m: MessageDetail, alerts: readonly string[]): string {
+  const lines: string[] = [];
+  const put = (line: string) => lines.push(line);
   const msg = m.message;
-  const origin = alertOrigin(msg);
+  const origin = alertModule().alertOrigin(msg);
   // Everything below comes from the push log: the user's text and titles, platforms' answers. Printed escaped.
-  out(`${c.bold("message")}  ${clean(msg.id)}${msg.replay_of ? c.dim(`  (replay of ${clean(msg.replay_of)})`) : ""}${origin ? c.dim(`  (fallback alert about message ${origin})`) : ""}`);
-  out(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(clean(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`))}`);
-  if (msg.title) out(`${c.bold("title")}    ${clean(msg.title)}`);
-  if (alerts.length) out(`${c.bold("alerts")}   ${alerts.map(clean).join(", ")}  ${c.dim("(fallback alerts about this message's failed deliveries)")}`);
+  put(`${c.bold("message")}  ${clean(msg.id)}${msg.replay_of ? c.dim(`  (replay of ${clean(msg.replay_of)})`) : ""}${origin ? c.dim(`  (fallback alert about message ${origin})`) : ""}`);
+  put(`${c.bold("time")}     ${localTime(msg.created_at)}  ${c.dim(clean(`${msg.source}, ${msg.format}, asked for ${msg.targets.join(", ")}`))}`);
+  if (msg.title) put(`${c.bold("title")}    ${clean(msg.title)}`);
+  if (alerts.length) put(`${c.bold("alerts")}   ${alerts.map(clean).join(", ")}  ${c.dim("(fallback alerts about this message's failed deliveries)")}`);
   const expires = when(msg.expires_at);
-  if (expires !== undefined) out(`${c.bold("expires")}  ${localTime(expires)}`);
+  if (expires !== undefined) put(`${c.bold("expires")}  ${localTime(expires)}`);
   const cb = m.callback;
   if (cb) {
     const tries = cb.attempts ? `, ${cb.attempts} ${cb.attempts === 1 ? "try" : "tries"}` : "";
     const http = cb.http_status === null || cb.http_status === undefined ? "" : `, HTTP ${cb.http_status}`;
-    out(`${c.bold("callback")} ${clean(cb.status)}${http}${tries}${cb.error ? ` — ${cleanLine(cb.error)}` : ""}`);
+    put(`${c.bold("callback")} ${clean(cb.status)}${http}${tries}${cb.error ? ` — ${cleanLine(cb.error)}` : ""}`);
   }
-  out(`${c.bold("text")}\n${clean(msg.text).replace(/^/gm, "  ")}\n`);
+  put(`${c.bold("text")}\n${clean(msg.text).replace(/^/gm, "  ")}\n`);
   for (const d of m.deliveries) {
     const due = d.status === "queued" ? when(d.due_at) : undefined;
-    out(`${c.bold(clean(d.channel))} (${clean(`${d.type}, ${d.target}`)}): ${status(d.status)}${due !== undefined ? ` (due ${localTime(due)})` : ""}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${cleanLine(d.error)}` : ""}`);
+    put(`${c.bold(clean(d.channel))} (${clean(`${d.type}, ${d.target}`)}): ${status(d.status)}${due !== undefined ? ` (due ${localTime(due)})` : ""}${d.parts > 1 ? `, ${d.parts} parts` : ""}${d.error ? ` — ${cleanLine(d.error)}` : ""}`);
     // The daemon sent it again after stopping during its request: the platform may show it twice.
-    if (d.possible_duplicate) out(c.yellow("  possible duplicate: pp stopped during a request for it, so it is sent again and may arrive twice"));
+    if (d.possible_duplicate) put(c.yellow("  possible duplicate: pp stopped during a request for it, so it is sent again and may arrive twice"));
     for (const a of d.attempts_log) {
       const http = a.http_status === null ? "no answer" : `HTTP ${a.http_status}`;
-      out(`  ${localTime(a.started_at)}  part ${a.part} try ${a.attempt}  ${a.outcome}  ${http}  ${a.latency_ms}ms${a.error ? `  ${cleanLine(a.error)}` : ""}`);
-      if (a.response) out(c.dim(`    ${preview(a.response, 160)}`));
+      put(`  ${localTime(a.started_at)}  part ${a.part} try ${a.attempt}  ${a.outcome}  ${http}  ${a.latency_ms}ms${a.error ? `  ${cleanLine(a.error)}` : ""}`);
+      if (a.response) put(c.dim(`    ${preview(a.response, 160)}`));
     }
   }
+  return lines.join("\n");
 }
 
 function showStats(log: PushLog, since: number | undefined, channel: string | undefined, json: boolean): void {

@@ -167,6 +167,42 @@ export function closeDb(db: Database, path: string): void {
   guard?.close();
 }
 
+/**
+ * Opens an existing, up-to-date push log for reading only, for commands that never write it (pp log): none of
+ * what a writer sets up (WAL mode, the persistent WAL, the checkpoint threshold) and, being read-only, a close
+ * that cannot checkpoint, so it is a plain close(). Undefined when openDb has to open it instead, so that every
+ * case keeps its behaviour: no file yet (openDb creates it), no regular file, an older schema (openDb migrates
+ * it), a newer one, or a file SQLite cannot read as it stands (each gets openDb's error). A lock gives openDb's
+ * error at once, rather than after a second wait in openDb.
+ */
+export function openDbForReading(path: string): Database | undefined {
+  // SQLite would block opening a FIFO; openDb says what is wrong with it.
+  if (path === ":memory:" || Bun.file(path).size === Infinity) return undefined;
+  let db: Database;
+  try {
+    db = new Database(path, { readonly: true, strict: true });
+  } catch {
+    return undefined;
+  }
+  noteStorePath(path);
+  try {
+    db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (current !== SCHEMA_VERSION) {
+      db.close();
+      return undefined;
+    }
+    // Reading the schema finds a file whose header is intact but whose tables are not (as migrate does).
+    db.query("SELECT count(*) FROM sqlite_master").get();
+  } catch (e) {
+    db.close();
+    const code = String((e as { code?: unknown }).code ?? "");
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) throw storeError(e, path, "open");
+    return undefined;
+  }
+  return db;
+}
+
 function notAFile(path: string): PpError {
   return new PpError("store", `cannot open the push log ${path}: it is not a regular file (a FIFO, socket or device); point [log] path or $PP_DB at a file`, EXIT_STORE);
 }

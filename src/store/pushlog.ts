@@ -1,5 +1,4 @@
 import type { Database } from "bun:sqlite";
-import { hostname } from "node:os";
 import type { AttemptEnd, AttemptStart, BeginOptions, Begun, DeliveryEnd, DeliveryStart, DeliveryStatus, MessageRecord, Recorder } from "../core/ports.ts";
 
 export type { DeliveryStatus };
@@ -91,6 +90,9 @@ const SELECT_ROWS = `SELECT m.id, d.id AS delivery_id, d.channel, d.type, d.targ
   d.latency_ms, d.error, d.created_at, d.updated_at, m.title, m.text, m.format, m.replay_of, d.possible_duplicate, d.due_at
   FROM deliveries d JOIN messages m ON m.id = d.message_id`;
 
+/** This machine's name; node:os is loaded when it is first asked for (loading it costs each pp process about 0.5 ms). */
+const hostname = (): string => (require("node:os") as typeof import("node:os")).hostname();
+
 /** Who owns the deliveries this process records: "host:pid". */
 export function thisProcess(): string {
   return `${hostname()}:${process.pid}`;
@@ -148,12 +150,22 @@ export function inDaemon(r: { status: string; due_at?: number | null }): boolean
 
 /** The push log: every message, every delivery to a channel and every attempt. */
 export class PushLog implements Recorder {
-  private readonly host: string;
+  private ownerName: string | undefined;
+  private hostName: string | undefined;
   constructor(
     private readonly db: Database,
-    readonly owner: string = thisProcess(),
+    owner?: string,
   ) {
-    this.host = splitOwner(owner).host;
+    this.ownerName = owner;
+  }
+
+  /** "host:pid" of the process recording (thisProcess unless given): looked up when needed, which pp log mostly is not. */
+  get owner(): string {
+    return (this.ownerName ??= thisProcess());
+  }
+
+  private get host(): string {
+    return (this.hostName ??= splitOwner(this.owner).host);
   }
 
   /**
