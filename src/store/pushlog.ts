@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { transact } from "./tx.ts";
 import type { AttemptEnd, AttemptStart, BeginOptions, Begun, DeliveryEnd, DeliveryStart, DeliveryStatus, MessageRecord, Recorder } from "../core/ports.ts";
 
 export type { DeliveryStatus };
@@ -182,7 +183,7 @@ export class PushLog implements Recorder {
 
   begin(msg: MessageRecord, deliveries: DeliveryStart[], o: BeginOptions): Begun[] {
     // IMMEDIATE: the check and the insert of a claim must not interleave with another process's claim.
-    return this.db.transaction((): Begun[] => {
+    return transact(this.db, (): Begun[] => {
       const now = Date.now();
       const root = msg.replayOf;
       const begun: Begun[] = deliveries.map((d) => (o.claim && root ? this.claim(root, d.channel, o.claim, now) : { id: 0 }));
@@ -201,7 +202,7 @@ export class PushLog implements Recorder {
         // Read after the claim: no other process can accept a part of this channel while we hold it.
         return root && o.claim && !o.claim.force ? { id, accepted: this.acceptedParts(root, d.channel) } : { id };
       });
-    }).immediate();
+    }, "immediate");
   }
 
   /**
@@ -254,13 +255,13 @@ export class PushLog implements Recorder {
   }
 
   sending(a: AttemptStart): number {
-    return this.db.transaction(() => {
+    return transact(this.db, () => {
       const { id } = this.db
         .query("INSERT INTO attempts (delivery_id, part, attempt, started_at, latency_ms, outcome) VALUES (?, ?, ?, ?, 0, 'sending') RETURNING id")
         .get(a.deliveryId, a.part, a.attempt, a.startedAt) as { id: number };
       this.db.query("UPDATE deliveries SET attempts = attempts + 1, parts = ?, updated_at = ? WHERE id = ?").run(a.parts, a.startedAt, a.deliveryId);
       return id;
-    })();
+    });
   }
 
   answered(attemptId: number, a: AttemptEnd): void {
@@ -285,9 +286,9 @@ export class PushLog implements Recorder {
          error = CASE WHEN ${IN_FLIGHT} THEN ? ELSE ? END, updated_at = ?
        WHERE d.message_id = ? AND d.status = 'pending' AND d.owner = ?`,
     );
-    this.db.transaction(() => {
+    transact(this.db, () => {
       for (const id of messageIds) q.run(inFlight, notSent, Date.now(), id, this.owner);
-    })();
+    });
   }
 
   /** Whether any delivery of the original message `root` (or of a replay of it) to `channel` was delivered. */

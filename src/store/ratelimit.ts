@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Block, Limiter, RateLimit, Wait } from "../core/ports.ts";
+import { transact } from "./tx.ts";
 
 /**
  * A sliding-window log per destination, kept in SQLite so that every pp process on the machine sees
@@ -10,7 +11,7 @@ export class SqliteLimiter implements Limiter {
   constructor(private readonly db: Database) {}
 
   acquire(key: string, limits: RateLimit[], now: number): Wait {
-    return this.db.transaction((): Wait => {
+    return transact(this.db, (): Wait => {
       const block = this.db.query("SELECT since, until, cause FROM rate_blocks WHERE key = ?").get(key) as StoredBlock | null;
       if (block && block.until > now) return { ms: block.until - now, block: blockOf(block) };
       let wait = 0;
@@ -31,7 +32,7 @@ export class SqliteLimiter implements Limiter {
       this.db.query("INSERT INTO rate_events (key, at) VALUES (?, ?)").run(key, now);
       this.db.query("DELETE FROM rate_events WHERE key = ? AND at <= ?").run(key, now - longest);
       return { ms: 0 };
-    }).immediate();
+    }, "immediate");
   }
 
   /** The longer block wins; its cause and start go with it. */
