@@ -23,7 +23,7 @@ afterAll(() => {
   }
 });
 
-describe.skipIf(process.platform === "win32")("paths with $HOME set", () => {
+describe.skipIf(process.platform === "win32")("paths with $HOME set (needs a POSIX system: Windows paths differ)", () => {
   test("the user config, the push log and ~ come from $HOME, without node:os", () => {
     process.env.HOME = "/home/u";
     delete process.env.XDG_CONFIG_HOME;
@@ -48,7 +48,7 @@ describe.skipIf(process.platform === "win32")("paths with $HOME set", () => {
   });
 });
 
-describe.skipIf(process.platform === "win32")("join and absolute, without node:path where the path is already normal", () => {
+describe.skipIf(process.platform === "win32")("join and absolute, without node:path where the path is already normal (needs a POSIX system: Windows paths differ)", () => {
   test("give what node:path gives, on paths made of ., .., empty and plain segments", async () => {
     const { absolute, join } = await import("../../src/config/paths.ts");
     const path = await import("node:path");
