@@ -24,20 +24,25 @@ const MAX_BYTES = { text: 2048, markdown: 4096 } as const;
 const RATE = ["20/min"];
 const RATE_WINDOW_MS = 60_000;
 
+/** The codes every WeCom API answers with (error codes page): the group robot's and the application's alike. */
+export const WECOM_ROWS: CodeTable["rows"] = {
+  [-1]: { kind: "retryable" },
+  45009: { kind: "rate_limited", retryAfterMs: RATE_WINDOW_MS },
+  // "api concurrent out of limit": too many calls at once (several pp processes), gone a moment later.
+  45033: { kind: "retryable" },
+  40058: { kind: "permanent" },
+  44004: { kind: "permanent" },
+  40008: { kind: "permanent" },
+};
+
 const CODES: CodeTable = {
   codeFields: ["errcode"],
   messageFields: ["errmsg"],
   rows: {
-    [-1]: { kind: "retryable" },
-    45009: { kind: "rate_limited", retryAfterMs: RATE_WINDOW_MS },
-    // "api concurrent out of limit": too many calls at once (several pp processes), gone a moment later.
-    45033: { kind: "retryable" },
+    ...WECOM_ROWS,
     93000: { kind: "permanent", hint: "check the webhook key; the robot may have been removed from the group" },
     93004: { kind: "permanent", hint: "the robot is disabled" },
     93008: { kind: "permanent", hint: "the robot is not in the group" },
-    40058: { kind: "permanent" },
-    44004: { kind: "permanent" },
-    40008: { kind: "permanent" },
     45002: { kind: "permanent" },
   },
 };

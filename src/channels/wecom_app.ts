@@ -16,6 +16,7 @@ import {
   showUrl,
   type CodeTable,
 } from "./_common.ts";
+import { WECOM_ROWS } from "./wecom.ts";
 
 // WeCom (企业微信) application messages: https://developer.work.weixin.qq.com/document/path/90236 (message/send),
 // /91039 (gettoken), /90313 (error codes), /90312 (frequency limits).
@@ -29,7 +30,6 @@ const MAX_BYTES = 2048;
  * without an error, so pp keeps to it rather than find out.
  */
 const RATE = ["30/min", "1000/h"];
-const RATE_WINDOW_MS = 60_000;
 /** Invalid or expired access token: the core fetches a new one and sends again once (ChannelAuth.invalid). */
 const TOKEN_CODES = new Set([40014, 42001, 42009]);
 
@@ -37,10 +37,7 @@ const CODES: CodeTable = {
   codeFields: ["errcode"],
   messageFields: ["errmsg"],
   rows: {
-    [-1]: { kind: "retryable" },
-    45009: { kind: "rate_limited", retryAfterMs: RATE_WINDOW_MS },
-    // "api concurrent out of limit": too many calls at once (several pp processes), gone a moment later.
-    45033: { kind: "retryable" },
+    ...WECOM_ROWS,
     // Still refused after a fresh token: asked again after a pause, with yet another.
     40014: { kind: "retryable" },
     42001: { kind: "retryable" },
@@ -53,9 +50,6 @@ const CODES: CodeTable = {
     81013: { kind: "permanent", hint: "no recipient is valid: check to_user, to_party, to_tag and the application's visible range" },
     82001: { kind: "permanent", hint: "no recipient is valid: check to_user, to_party, to_tag and the application's visible range" },
     48002: { kind: "permanent", hint: "the application may not send messages" },
-    40058: { kind: "permanent" },
-    44004: { kind: "permanent" },
-    40008: { kind: "permanent" },
   },
 };
 
