@@ -19,7 +19,7 @@ export default defineCommand({
     ...configArg,
   },
   async run({ args }) {
-    // Completion calls this on every <TAB> (main() usually answers it before loading this module: names.ts).
+    // Completion calls this on every <TAB> (entry.ts answers it before loading this module, as completion runs it).
     if (args.names) return (await import("./names.ts")).printNames(args.config);
     if (args.types) return listTypes(!!args.json);
     const { loadConfig } = await import("../config/load.ts");

@@ -2,7 +2,7 @@
  * Where the compiled binary starts. Shell completion runs `pp channels --names` on every <TAB>: that command line
  * is answered after loading only the config scanner, not main.ts and the modules every other command shares
  * (about a millisecond of a process that should take few more than an empty program). Everything else goes to
- * main(), which running from source (`bun src/cli/main.ts`) starts directly.
+ * main(); `bun src/cli/main.ts` starts main() directly, and answers the same command line through the command.
  */
 import { namesOnly, printNames } from "./names.ts";
 

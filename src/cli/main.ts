@@ -6,7 +6,6 @@ import { versionLine } from "../version.ts";
 import { isSqliteError, openedStorePath, storeError } from "../store/errors.ts";
 import { suggest } from "../core/suggest.ts";
 import { checkFlags } from "./args.ts";
-import { namesOnly, printNames } from "./names.ts";
 import { runWithArgs } from "./run.ts";
 import { clean, colorFor, outAsync, outputWidth, writeStderr, writeStdoutAsync } from "./out.ts";
 
@@ -181,13 +180,6 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       return reportError(err);
     }
-    return 0;
-  }
-  // What completion runs on every <TAB>, answered without loading the command tree (the same code answers
-  // `pp channels --names` with other flags through the command).
-  const names = namesOnly(argv);
-  if (names) {
-    await printNames(names.config);
     return 0;
   }
   try {

@@ -11,12 +11,15 @@ import { q, tempDir } from "../helpers.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 
-/** Runs pp from source in a fresh process; returns its stdout and the modules it loaded (paths under the repository). */
+/**
+ * Runs pp from source in a fresh process, started where the binary starts (entry.ts); returns its stdout and the
+ * modules it loaded (paths under the repository).
+ */
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; code: number; loaded: string[] }> {
   const dir = tempDir();
   const script = join(dir, "loaded.ts");
-  writeFileSync(script, `const { main } = await import(${JSON.stringify(join(ROOT, "src/cli/main.ts"))});
-const code = await main(process.argv.slice(2));
+  writeFileSync(script, `await import(${JSON.stringify(join(ROOT, "src/cli/entry.ts"))});
+const code = Number(process.exitCode ?? 0);
 process.stderr.write("\\nLOADED " + JSON.stringify({ code, loaded: Object.keys(require.cache) }));
 `);
   const p = Bun.spawn(["bun", script, ...args], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: dir, NO_COLOR: "1", ...env } });
